@@ -1,0 +1,142 @@
+"""check_event: the long-poll over the account's EventLog (reference A.13, C.6).
+
+Without ``cursor`` it behaves as Mojo::Weixin's buffer: the last
+``check_event_list_max_size`` (default 20) messages and buffered events since the
+previous call are answered at once (and taken); when there are none, the request
+is held up to 30 s and answers what arrives, or ``[]``. The buffer is a read
+position in the EventLog owned by the app, so fixes H.4 come for free: several
+waiters never get ``[null]`` (the first takes the items, the others keep waiting),
+and a waiter whose HTTP client went away takes nothing, so nothing is lost.
+
+What is buffered (as Mojo::Weixin): every message (after ``post_message_filter``)
+and the events new_/lose_ friend, group, group_member, friend_request and the
+``*_property_change`` ones, only when ``post_event`` is on and they are in
+``post_event_list``. Items have exactly the JSON posted to post_api.
+
+With ``cursor`` (an addition) the call is stateless: everything in the log after
+that ``event_id`` (messages and every event, up to ``limit``), held like above when
+there is nothing yet. A consumer that keeps the last ``event_id`` it saw misses
+nothing across reconnects and worker restarts.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import trio
+
+from openwx_worker.delivery import (
+    DeliveryOptions,
+    passes_message_filter,
+    render_report,
+    wants_event,
+)
+
+from .endpoint import Context, Endpoint
+from .params import CheckEventParams
+from .wire import Response
+
+BUFFERED_EVENTS = frozenset({
+    "new_group", "new_friend", "new_group_member", "lose_group", "lose_friend",
+    "lose_group_member", "friend_request", "group_property_change",
+    "group_member_property_change", "friend_property_change", "user_property_change",
+})  # fmt: skip
+_BATCH = 500
+
+
+class CheckEventBuffer:
+    """The shared read position of cursor-less check_event calls."""
+
+    def __init__(self) -> None:
+        self.position: int | None = None  # last event_id taken (or skipped)
+
+    def _start(self, events: Any) -> int:
+        if self.position is None:
+            self.position = events.start_event_id
+        return self.position
+
+    def collect(self, events: Any, options: DeliveryOptions, max_size: int) -> list[Any]:
+        """Take the buffered items after the position (the newest ``max_size``)."""
+        position = self._start(events)
+        kept: deque[Any] = deque(maxlen=max_size)
+        while True:
+            batch = events.read_raw_after(position, _BATCH)
+            if not batch:
+                break
+            for stored in batch:
+                position = stored.event_id
+                if _buffered(events, stored, options):
+                    kept.append(stored)
+        self.position = position
+        return list(kept)
+
+
+def _buffered(events: Any, stored: Any, options: DeliveryOptions) -> bool:
+    if stored.post_type == "event":
+        return stored.name in BUFFERED_EVENTS and wants_event(options, stored.name)
+    if not options.post_message_filter:
+        return True
+    return passes_message_filter(options, events.decode(stored.body))
+
+
+async def _render(events: Any, items: list[Any], options: DeliveryOptions) -> bytes:
+    parts = []
+    for stored in items:
+        if b'"format":"media"' in stored.body:  # media_data as post_api would carry it
+            item = events.decode(stored.body)
+            parts.append(await render_report(item, post_media_data=options.post_media_data))
+        else:
+            parts.append(stored.body)
+    return b"[" + b",".join(parts) + b"]"
+
+
+async def _hold(ctx: Context, seconds: float, take: Any) -> list[Any]:
+    """Wait (up to ``seconds``, or until the HTTP client leaves) for ``take()`` to find items."""
+    events = ctx.events
+    found: list[Any] = []
+
+    async def wait_for_items(cancel: trio.CancelScope) -> None:
+        nonlocal found
+        while not found:
+            await events.wait_after(events.last_event_id)
+            found = take()
+        cancel.cancel()
+
+    async def watch_client(cancel: trio.CancelScope) -> None:
+        await ctx.until_disconnect()
+        cancel.cancel()
+
+    with trio.move_on_after(seconds):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(wait_for_items, nursery.cancel_scope)
+            nursery.start_soon(watch_client, nursery.cancel_scope)
+    return found
+
+
+async def check_event(ctx: Context, p: CheckEventParams) -> Response:
+    events = ctx.events
+    options = DeliveryOptions.from_config(ctx.config)
+    if p.cursor is not None:
+        cursor = min(p.cursor, events.last_event_id)  # ids from another log: start at now
+
+        def take() -> list[Any]:
+            return events.read_raw_after(cursor, p.limit)
+    else:
+        buffer: CheckEventBuffer = ctx.app.check_event
+        max_size = getattr(ctx.config, "check_event_list_max_size", 20) or 20
+
+        def take() -> list[Any]:
+            return buffer.collect(events, options, max_size)
+
+    items = take()
+    if not items and p.timeout > 0:
+        items = await _hold(ctx, p.timeout, take)
+    return Response(200, await _render(events, items, options))
+
+
+ENDPOINTS = [
+    Endpoint("check_event", check_event, CheckEventParams, (list[dict],),
+             "Long-poll for messages and events", needs_running=False,
+             description=__doc__ or ""),
+]  # fmt: skip

@@ -1,0 +1,283 @@
+"""The sync loop: synccheck + webwxsync, and what arrives → models and events.
+
+:func:`run_sync` returns only by raising :class:`SessionEnded` (1100/1101/1102:
+the caller logs in again) or by cancellation.  Everything else is survived:
+
+* Ret / retcode 1205 (too frequent) → back off;
+* HTTP errors, timeouts, dropped connections, the garbage status line or body →
+  capped exponential backoff with jitter (:class:`Backoff`), then a webwxsync to
+  catch up on anything the failed synccheck hid;
+* other non-zero retcodes → back off; more than :data:`MAX_ODD_RETCODES` in a row
+  is treated as a dead session (as Mojo::Weixin does);
+* a synccheck answered at once with nothing new is paced, so a misbehaving
+  server cannot make the loop spin.
+
+Every AddMsgList record becomes one published message (deduplicated by MsgId
+with ``EventLog.seen_msg_id``, so the replay after a re-login reports nothing
+twice), MsgType 37 becomes ``friend_request``, ModContactList/DelContactList
+become the ContactBook's change events.  Senders the book does not know are
+fetched first (webwxbatchgetcontact), so reports carry names.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+import trio
+
+from openwx_worker import convert
+from openwx_worker.errors import (
+    ClientError,
+    SessionEnded,
+    TooFrequent,
+    TransportError,
+    WeChatError,
+    wechat_error,
+)
+from openwx_worker.files import atomic_write
+from openwx_worker.models import Message, is_group_id
+from openwx_worker.webwx import contacts as wx_contacts
+from openwx_worker.webwx import media as wx_media
+from openwx_worker.webwx import sync as wx_sync
+from openwx_worker.webwx.payloads import AddMsg, Contact, SyncReply
+
+if TYPE_CHECKING:
+    from openwx_worker.client import WeixinClient
+
+log = logging.getLogger(__name__)
+
+MAX_ODD_RETCODES = 10
+IDLE_PACE = 1.0  # seconds between synchecks answered at once with selector 0
+MEDIA_EXT = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png", "image/bmp": "bmp",
+             "image/gif": "gif", "text/plain": "txt", "text/html": "html",
+             "application/json": "json", "video/mp4": "mp4", "audio/mpeg": "mp3",
+             "audio/mp3": "mp3"}
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: 1, 2, 4 … 60 s, each × [0.5, 1)."""
+
+    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None):
+        self.base, self.cap = base, cap
+        self.failures = 0
+        self._rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        self.failures += 1
+        nominal = min(self.cap, self.base * 2 ** min(self.failures - 1, 20))
+        return nominal * (0.5 + self._rng.random() / 2)
+
+    async def sleep(self) -> float:
+        delay = self.next_delay()
+        await trio.sleep(delay)
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+async def run_sync(client: WeixinClient) -> None:
+    """Receive until the session ends (raises SessionEnded) or the task is cancelled."""
+    session = client.session
+    backoff = Backoff()
+    odd = 0
+    while True:
+        started = trio.current_time()
+        try:
+            selector = await wx_sync.synccheck(session)
+        except SessionEnded:
+            raise
+        except TooFrequent as exc:
+            delay = await backoff.sleep()
+            log.warning("synccheck: %s; backed off %.1fs", exc, delay)
+            continue
+        except WeChatError as exc:
+            odd += 1
+            if odd > MAX_ODD_RETCODES:
+                raise wechat_error(1101, f"{odd} odd synccheck answers in a row") from exc
+            delay = await backoff.sleep()
+            log.warning("synccheck: %s; backed off %.1fs", exc, delay)
+            continue
+        except TransportError as exc:
+            delay = await backoff.sleep()
+            log.warning("synccheck failed (%s); backed off %.1fs", exc, delay)
+            selector = 2  # catch up: the failure may have hidden new messages
+        else:
+            backoff.reset()
+            odd = 0
+        if selector == 0:
+            if trio.current_time() - started < IDLE_PACE / 2:
+                await trio.sleep(IDLE_PACE)  # answered at once with nothing: pace
+            continue
+        await sync_once(client, backoff)
+
+
+async def sync_once(client: WeixinClient, backoff: Backoff) -> None:
+    """webwxsync until ContinueFlag is 0; errors other than SessionEnded back off."""
+    while True:
+        try:
+            reply = await wx_sync.webwxsync(client.session)
+        except SessionEnded:
+            raise
+        except (TooFrequent, TransportError) as exc:
+            delay = await backoff.sleep()
+            log.warning("webwxsync failed (%s); backed off %.1fs", exc, delay)
+            return
+        except WeChatError as exc:
+            log.warning("webwxsync: %s (ignored)", exc)
+            await backoff.sleep()
+            return
+        await handle_sync(client, reply)
+        if not reply.continue_flag:
+            return
+
+
+# ------------------------------------------------------------------ sync reply → events
+
+
+async def handle_sync(client: WeixinClient, reply: SyncReply) -> None:
+    """Contacts first (so messages from new contacts have names), then messages."""
+    emoji = client.config.emoji_to_text
+    book = client.contacts
+    for c in reply.mod_contact_list:
+        await _contact_changed(client, c)
+    for d in reply.del_contact_list:
+        gone = book.remove_group(d.user_name) if is_group_id(d.user_name) \
+            else book.remove_friend(d.user_name)
+        for item in gone:
+            client.publish(item)
+    await _fetch_unknown(client, reply.add_msg_list)
+    for msg in reply.add_msg_list:
+        msg_id = str(msg.msg_id)
+        if msg_id and client.events.seen_msg_id(msg_id):
+            continue
+        try:
+            await _handle_message(client, msg, emoji)
+        except SessionEnded:
+            raise
+        except Exception:  # noqa: BLE001 - one bad message must not stop the account
+            log.exception("could not handle message %s (MsgType %s)", msg_id, msg.msg_type)
+
+
+async def _contact_changed(client: WeixinClient, c: Contact) -> None:
+    emoji = client.config.emoji_to_text
+    book = client.contacts
+    if c.user_name == book.self_id:
+        events = book.update_user(convert.user_from(c, emoji_to_text=emoji))
+    elif c.is_group:
+        if not c.member_list and book.group(c.user_name) is None:
+            fetched = await wx_contacts.batch_get(
+                client.session, [wx_contacts.BatchItem(user_name=c.user_name)])
+            c = next((f for f in fetched if f.user_name == c.user_name), c)
+        group = convert.group_from(c, self_id=book.self_id, emoji_to_text=emoji)
+        if not c.member_list and book.group(c.user_name) is not None:
+            group = msgspec.structs.replace(group, member=msgspec.UNSET)
+        events = book.update_group(group)
+    else:
+        events = book.update_friend(convert.friend_from(c, emoji_to_text=emoji))
+    for item in events:
+        client.publish(item)
+
+
+async def _fetch_unknown(client: WeixinClient, msgs: list[AddMsg]) -> None:
+    """Fetch chats and group members the book does not know (one batch call)."""
+    book = client.contacts
+    wanted: dict[str, str] = {}
+    for msg in msgs:
+        if msg.msg_type in (51, 37):
+            continue
+        for name in (msg.from_user_name, msg.to_user_name):
+            if not name or name == book.self_id or name in wanted:
+                continue
+            if is_group_id(name):
+                member, _ = convert.split_group_content(msg.content)
+                if book.group(name) is None or (
+                        member and msg.from_user_name == name
+                        and book.member(name, member) is None):
+                    wanted[name] = "group"
+            elif name.startswith("@") and book.friend(name) is None:
+                wanted[name] = "contact"
+    if not wanted:
+        return
+    try:
+        fetched = await wx_contacts.batch_get(
+            client.session, [wx_contacts.BatchItem(user_name=n) for n in wanted])
+    except SessionEnded:
+        raise
+    except ClientError as exc:
+        log.warning("could not fetch %d unknown contacts: %s", len(wanted), exc)
+        return
+    for c in fetched:
+        await _contact_changed(client, c)
+
+
+async def _handle_message(client: WeixinClient, msg: AddMsg, emoji: bool) -> None:
+    msg_id = str(msg.msg_id)
+    if msg.msg_type == 37:
+        info = msg.recommend_info
+        client.publish_event("friend_request", info.user_name, info.nick_name, info.content,
+                             info.ticket, msg_id=msg_id)
+        log.info("friend request from %s: %s", info.nick_name, info.content)
+        return
+    message = convert.message_from(msg, client.contacts, emoji_to_text=emoji)
+    if message is None:
+        return
+    if message.format == "media" and client.config.download_media:
+        await _download(client, msg, message)
+    client.publish(message, msg_id=msg_id)
+    log.info("%s %s", time.strftime("%H:%M:%S", time.localtime(msg.create_time or None)),
+             convert.log_line(message))
+
+
+async def _download(client: WeixinClient, msg: AddMsg, message: Message) -> None:
+    """Fetch the media into media_dir and fill the media_* fields (failure is reported,
+    not dropped: reference H.7)."""
+    label = str(message.content)
+    try:
+        data, mime = await wx_media.download_message_media(client.session, msg)
+    except SessionEnded:
+        raise
+    except ClientError as exc:
+        log.warning("media of message %s not downloaded: %s", msg.msg_id, exc)
+        return
+    if not data:
+        message.media_path = "non-exist-path"
+        message.content = ("[表情](获取数据为空，可能需要手机查看)" if msg.msg_type == 47
+                           else f"{label}(non-exist-path)")
+        return
+    if data[:4] == b"GIF8":
+        mime = "image/gif"
+    ext = MEDIA_EXT.get(mime, "dat")
+    folder = Path(client.config.media_dir or ".")
+    if msg.msg_type == 49:
+        name = os.path.basename(convert.text.clean(msg.file_name)) or f"file_{msg.msg_id}"
+        ext = name.rsplit(".", 1)[-1] if "." in name else ext
+    else:
+        stamp = time.strftime("%Y%m%d%H%M%S")
+        name = f"mojo_weixin_media_{stamp}_{random.randrange(10000):04d}.{ext}"
+    path = await trio.to_thread.run_sync(_store, folder, name, data)
+    message.media_path = str(path)
+    message.media_mime = mime
+    message.media_size = len(data)
+    message.media_ext = ext
+    message.media_mtime = int(time.time())
+    message.content = f"{label}({path})"
+
+
+def _store(folder: Path, name: str, data: bytes) -> Path:
+    """Write into ``folder`` without overwriting: ``name``, ``name(1)``, ``name(2)``…"""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+    path = folder / name
+    n = 0
+    while path.exists():
+        n += 1
+        path = folder / (f"{stem}({n}){dot}{ext}" if dot else f"{name}({n})")
+    atomic_write(path, data, durable=False)
+    return path
