@@ -158,13 +158,24 @@ class Arbiter:
             for name, w in self.watchers.items()
         }
 
-    async def saver(self) -> None:
-        """Save the clients file after every change (coalescing bursts)."""
-        while True:
-            await self._dirty.wait()
-            self._dirty = trio.Event()
-            snapshot = self.snapshot()
-            await trio.to_thread.run_sync(save_clients, self.config.clients_path, snapshot)
+    async def saver(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Save the clients file after every change (coalescing bursts), until stop_saver()."""
+        self._saver_done = trio.Event()
+        try:
+            with trio.CancelScope() as self._saver_scope:
+                task_status.started()
+                while True:
+                    await self._dirty.wait()
+                    self._dirty = trio.Event()
+                    snapshot = self.snapshot()
+                    await trio.to_thread.run_sync(save_clients, self.config.clients_path, snapshot)
+        finally:
+            self._saver_done.set()
+
+    async def stop_saver(self) -> None:
+        """Stop saving (a write in progress completes first): shutdown writes the last word."""
+        self._saver_scope.cancel()
+        await self._saver_done.wait()
 
 
 @asynccontextmanager
@@ -175,7 +186,7 @@ async def open_arbiter(config: SupervisorConfig, *, launcher: Launcher | None = 
         async with httpx.AsyncClient(timeout=httpx.Timeout(5.0), trust_env=False) as http:
             async with trio.open_nursery() as nursery:
                 arbiter = Arbiter(config, nursery, launcher or WorkerLauncher(config, pipe), http)
-                nursery.start_soon(arbiter.saver)
+                await nursery.start(arbiter.saver)
                 if restore:
                     arbiter.restore()
                 try:
@@ -183,6 +194,7 @@ async def open_arbiter(config: SupervisorConfig, *, launcher: Launcher | None = 
                 finally:
                     with trio.CancelScope(shield=True):
                         final = arbiter.snapshot()  # before stopping: who should come back
+                        await arbiter.stop_saver()
                         await arbiter.stop_all()
                         for name, record in final.items():
                             record.pid = None

@@ -9,6 +9,7 @@ save the clients file, remove the pid file, return (exit status 0).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
@@ -27,7 +28,7 @@ from .api import ControllerApp
 from .arbiter import Arbiter, open_arbiter
 from .config import SupervisorConfig
 from .proxy import Proxy
-from .watcher import Launcher, pid_alive
+from .watcher import Launcher
 
 log = logging.getLogger(__name__)
 
@@ -44,33 +45,35 @@ class Supervisor:
         self.url = url
 
 
-def _take_pid_file(path: str) -> None:
+def _take_pid_file(path: str) -> int:
+    """Become the only supervisor of this tmpdir (an flock, immune to recycled pids).
+
+    Returns the lock's fd (closing it releases the lock); writes our pid for ``stop``.
+    """
+    lock_path = os.path.join(os.path.dirname(path), ".mojo_weixin_controller_process.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        with open(path) as f:
-            old = int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        old = 0
-    if old and old != os.getpid() and pid_alive(old) and _is_supervisor(old):
-        raise AlreadyRunning(f"a supervisor (pid {old}) already runs with pid file {path}")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        try:
+            with open(path) as f:
+                other = f.read().strip()
+        except OSError:
+            other = "?"
+        raise AlreadyRunning(f"a supervisor (pid {other}) already runs with pid file {path}") from None
     atomic_write(path, str(os.getpid()).encode(), durable=False)
+    return fd
 
 
-def _is_supervisor(pid: int) -> bool:
-    """Guard against a recycled pid: does that process look like one of us?"""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"openwx" in f.read()
-    except OSError:
-        return True  # no /proc: trust the pid
-
-
-def _release_pid_file(path: str) -> None:
+def _release_pid_file(path: str, lock_fd: int) -> None:
     try:
         with open(path) as f:
             if f.read().strip() == str(os.getpid()):
                 os.unlink(path)
     except OSError:
         pass
+    os.close(lock_fd)
 
 
 def _hypercorn_config(listen: str) -> HypercornConfig:
@@ -87,7 +90,7 @@ async def open_supervisor(config: SupervisorConfig, *, launcher: Launcher | None
                           ) -> AsyncIterator[Supervisor]:
     """Run the supervisor in the background of the caller's block (tests, the CLI)."""
     os.makedirs(config.effective_tmpdir, exist_ok=True)
-    _take_pid_file(config.pid_path)
+    lock_fd = _take_pid_file(config.pid_path)
     try:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         timeout = httpx.Timeout(config.proxy_timeout, connect=10.0)
@@ -106,7 +109,7 @@ async def open_supervisor(config: SupervisorConfig, *, launcher: Launcher | None
                         sdnotify.notify("STOPPING=1")
                         nursery.cancel_scope.cancel()
     finally:
-        _release_pid_file(config.pid_path)
+        _release_pid_file(config.pid_path, lock_fd)
 
 
 async def run_supervisor(config: SupervisorConfig, *, task_status=trio.TASK_STATUS_IGNORED) -> None:

@@ -98,7 +98,7 @@ class Watcher:
         self.port: int | None = None
         self.restarts = 0
         self.last_exit: int | None = None
-        self.last_reason = ""
+        self.last_reason = ""  # why the last life ended badly (shown by check_client)
         self.next_start_at: float | None = None
         self._started_at: float | None = None
         self._launcher = launcher
@@ -171,8 +171,6 @@ class Watcher:
         if new not in TRANSITIONS[old]:
             raise InvalidTransition(f"{self.name}: {old.value} -> {new.value}")
         self.state = new
-        if reason:
-            self.last_reason = reason
         log.info("[%s] %s -> %s%s", self.name, old.value, new.value, f" ({reason})" if reason else "")
         self._poke()
 
@@ -196,11 +194,10 @@ class Watcher:
                         return
                     delay = self._tracker.record_failure(trio.current_time())
                     if delay is None:
-                        self._change_state(
-                            S.FAILED,
+                        self.last_reason = (
                             f"{self._tracker.recent_failures} failures within "
-                            f"{self._tracker.policy.flap_window:g} s: {self.last_reason}",
-                        )
+                            f"{self._tracker.policy.flap_window:g} s, last: {self.last_reason}")
+                        self._change_state(S.FAILED, self.last_reason)
                         return
                     self.next_start_at = trio.current_time() + delay
                     self._change_state(S.BACKOFF, f"{self.last_reason}; restart in {delay:g} s")

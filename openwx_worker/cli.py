@@ -143,7 +143,11 @@ def config_command(list_keys: bool, fmt: str, **params: Any) -> None:
         click.echo(format_keys(fmt), nl=False)
         return
     config = build_config(params)
-    click.echo(msgspec.json.format(msgspec.json.encode(config.to_dict()), indent=2))
+    data = config.to_dict()
+    for key in config_keys():
+        if key.is_secret and data[key.name] is not None:
+            data[key.name] = "(set)"  # a terminal or a CI log is no place for a token
+    click.echo(msgspec.json.format(msgspec.json.encode(data), indent=2))
 
 
 def format_keys(fmt: str = "text") -> str:

@@ -189,19 +189,10 @@ class WeixinClient:
 
 
 @asynccontextmanager
-async def open_client(
-    config: WorkerConfig, machine: StateMachine, events: EventLog,
-    *, http: httpx.AsyncClient | None = None,
-) -> AsyncIterator[WeixinClient]:
-    """Run one account's client for the duration of the block.
-
-    Leaving the block stops the client gracefully (state ``stop``, ``stop`` event).
-    ``http`` replaces the WeChat HTTP client (tests); it is then not closed here.
-    """
-    own_http = http is None
-    http = http or open_http(config.wechat_base)
-    client = WeixinClient(config, machine, events, http)
-    remove_listener = machine.add_listener(client._on_state)
+async def run_client(client: WeixinClient) -> AsyncIterator[WeixinClient]:
+    """Run an already built client for the duration of the block; leaving it stops
+    the client gracefully (state ``stop``, ``stop`` event)."""
+    remove_listener = client.machine.add_listener(client._on_state)
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(client._life)
@@ -211,6 +202,23 @@ async def open_client(
                 client.request_stop()
     finally:
         remove_listener()
+
+
+@asynccontextmanager
+async def open_client(
+    config: WorkerConfig, machine: StateMachine, events: EventLog,
+    *, http: httpx.AsyncClient | None = None,
+) -> AsyncIterator[WeixinClient]:
+    """Build and run one account's client for the duration of the block.
+
+    ``http`` replaces the WeChat HTTP client (tests); it is then not closed here.
+    """
+    own_http = http is None
+    http = http or open_http(config.wechat_base)
+    try:
+        async with run_client(WeixinClient(config, machine, events, http)) as client:
+            yield client
+    finally:
         if own_http:
             with trio.CancelScope(shield=True):
                 await http.aclose()

@@ -77,9 +77,9 @@ async def live(client: WeixinClient) -> None:
             return
         first = False
         client.login_count += 1
+        await save_session(client)
         client.publish_event("login", how)
         await client.set_state(S.running)
-        await save_session(client)
         try:
             await run_sync(client)
         except SessionEnded as exc:
@@ -128,6 +128,7 @@ async def _read_saved(client: WeixinClient) -> SavedSession | None:
 async def log_in(client: WeixinClient, first: bool) -> int:
     """One full login; returns the login event's param (0 resumed, 1 new session)."""
     session = client.session
+    await client.set_state(S.loading)
     if first:
         saved = await _read_saved(client)
         if saved is not None:
@@ -141,7 +142,7 @@ async def log_in(client: WeixinClient, first: bool) -> int:
                 except SessionEnded as exc:
                     log.info("saved session is no longer valid (%s)", exc)
                     forget_login(client)
-    await client.set_state(S.loading)
+                    await client.set_state(S.loading)
     uin = client.remembered_uin
     if uin:
         try:

@@ -49,6 +49,7 @@ DEFAULT_POST_EVENT_LIST: tuple[str, ...] = (
 
 _URL = Annotated[str, Meta(pattern=r"^https?://[^\s/]+")]  # an http(s) URL with a host
 _PATH = {"path": True}  # Meta.extra marker: expand ~, make absolute (file-relative in TOML)
+_SECRET = {"secret": True}  # Meta.extra marker: never printed by `openwx-worker config`
 
 
 class ConfigError(Exception):
@@ -68,7 +69,7 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     account: Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", description="Instance name used in file names (not a WeChat id); letters, digits, _ . @ -")] = "default"
     host: Annotated[str, Meta(min_length=1, description="Listen address of the Openwx API; a non-loopback address requires access_token")] = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, le=65535, description="Listen port of the Openwx API (0 = any free port)")] = 3000
-    access_token: Annotated[str | None, Meta(description="Token required by the API (Authorization: Bearer or access_token parameter)")] = None
+    access_token: Annotated[str | None, Meta(description="Token required by the API (Authorization: Bearer or access_token parameter)", extra=_SECRET)] = None
 
     # --- files -------------------------------------------------------------------
     tmpdir: Annotated[str | None, Meta(description="Folder for the state, pid, cookie and QR code files", extra={**_PATH, "default_text": "$MOJO_WEIXIN_TMPDIR or the system temp dir"})] = None
@@ -96,15 +97,12 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     post_media_data: Annotated[bool, Meta(description="Include media_data (base64) in media message reports")] = True
     post_message_filter: Annotated[dict[str, str], Meta(description="Only report messages whose listed fields have these values (key=value,...)")] = {}
     post_stdout: Annotated[bool, Meta(description="Also print every report as one JSON line on stdout")] = False
-    post_secret: Annotated[str | None, Meta(description="Sign every POST with HMAC-SHA256 of its body using this secret")] = None
+    post_secret: Annotated[str | None, Meta(description="Sign every POST with HMAC-SHA256 of its body using this secret", extra=_SECRET)] = None
     poll_api: Annotated[_URL | None, Meta(description="Heartbeat/tunnel URL polled while running (302 Location is called locally)")] = None
     poll_interval: Annotated[float, Meta(ge=0, description="Seconds between two poll_api requests (0 = 5, as Mojo::Weixin)")] = 5.0
     check_event_list_max_size: Annotated[int, Meta(ge=0, description="Items kept for check_event (0 = 20, as Mojo::Weixin)")] = 20
     outbox_max_age: Annotated[float, Meta(gt=0, description="Seconds an undelivered report is kept before it is dropped (and logged)")] = 7 * 24 * 3600.0
     outbox_max_count: Annotated[int, Meta(ge=1, description="Undelivered reports kept at most; the oldest are dropped (and logged)")] = 100_000
-
-    # --- supervision -----------------------------------------------------------------
-    parent_fd: Annotated[int | None, Meta(description="Read end of the supervisor's pipe; the worker stops when it closes (set by the supervisor)")] = None
 
     # --- logging -------------------------------------------------------------------
     log_level: Annotated[Literal["debug", "info", "msg", "warn", "warning", "error", "fatal"], Meta(description="Log level (Mojo::Weixin names: debug, info, msg, warn, error, fatal)")] = "info"
@@ -134,7 +132,7 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         return (typing.cast(str, self.media_dir), *self.media_allowed_dirs)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able values, e.g. for ``openwx-worker config`` or the state file."""
+        """Plain JSON-able values (secrets included; see ``config_keys()`` ``is_secret``)."""
         return msgspec.to_builtins(self)
 
 
@@ -162,6 +160,7 @@ class ConfigKey(msgspec.Struct, frozen=True):
     flag: str
     description: str
     is_path: bool
+    is_secret: bool
 
 
 class _Kind(msgspec.Struct, frozen=True):
@@ -210,6 +209,7 @@ def _build_keys() -> tuple[dict[str, Any], dict[str, _Kind], tuple[ConfigKey, ..
             default_text=extra.get("default_text") or _default_text(default),
             env=ENV_PREFIX + f.name.upper(), flag="--" + f.name.replace("_", "-"),
             description=schema.get("description", ""), is_path=bool(extra.get("path")),
+            is_secret=bool(extra.get("secret")),
         ))
     return {k: hints[k] for k in kinds}, kinds, tuple(keys)
 
@@ -237,12 +237,12 @@ def config_keys() -> tuple[ConfigKey, ...]:
 # --- loading ---------------------------------------------------------------------------
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 _FRIENDLY = {
     "Expected `int`, got `str`": "expected an integer",
     "Expected `float`, got `str`": "expected a number",
     "Expected `int`, got `float`": "expected an integer",
 }
-_FALSE = {"0", "false", "no", "off"}
 
 
 def load_config(*, file: str | os.PathLike[str] | None = None,

@@ -180,6 +180,12 @@ class Delivery:
         self._retries = 0
         self._last_error: str | None = None
         self._failing_since: float | None = None
+        self._advanced = trio.Event()
+
+    async def wait_delivered(self, event_id: int) -> None:
+        """Return once every item up to `event_id` is handled (posted or filtered out)."""
+        while self._cursor < event_id:
+            await self._advanced.wait()
 
     def statistics(self) -> DeliveryStats:
         return DeliveryStats(
@@ -235,6 +241,8 @@ class Delivery:
             self._posted += 1
         self._cursor = stored.event_id
         self.events.set_cursor(CURSOR_NAME, stored.event_id)
+        self._advanced.set()
+        self._advanced = trio.Event()
         if wanted and item is not None and self._replies is not None:
             request = parse_reply(item, response, own_sends=self._replies.own_sends)
             if request is not None:

@@ -112,10 +112,17 @@ class Poller:
                     await http.aclose()
 
     async def wait_running(self) -> None:
-        """Return when the client is running. State changes are published as
-        state_change events, so wait on the log; re-check every second anyway."""
+        """Return when the client is running: `client.wait_running()` when it has one;
+        otherwise wait on the log (state changes are published as state_change events)
+        and re-check every few seconds anyway."""
+        if is_running(self.client):
+            return
+        wait = getattr(self.client, "wait_running", None)
+        if wait is not None:
+            await wait()
+            return
         while not is_running(self.client):
-            with trio.move_on_after(1.0):
+            with trio.move_on_after(5.0):
                 if self.events is not None:
                     await self.events.wait_after(self.events.last_event_id)
                 else:

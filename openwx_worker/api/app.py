@@ -36,7 +36,7 @@ from .endpoint import Context, Endpoint
 from .errormap import api_error_from
 from .openapi import build_openapi
 from .params import convert
-from .sent import SentMessages
+from .sent import KnownMedia, SentMessages
 from .wire import (
     PREFLIGHT_HEADERS,
     ClientGone,
@@ -67,6 +67,7 @@ class ApiApp:
         self.worker = worker
         self.endpoints: dict[str, Endpoint] = {e.name: e for e in routes.endpoints()}
         self.sent = SentMessages()
+        self.media = KnownMedia()
         self.started = time.time()
         self._nursery: trio.Nursery | None = None
         self._openapi: bytes | None = None

@@ -71,6 +71,29 @@ class Context:
     def events(self) -> Any:
         return self.app.worker.events
 
+    async def hold(self, seconds: float, wait: Callable[[], Awaitable[Any]]) -> Any:
+        """``await wait()`` for at most ``seconds``; None on timeout or when the client leaves.
+
+        Long waits (check_event, consult) stop as soon as the HTTP client is gone, so
+        nothing is taken from a buffer for an answer nobody will read (reference H.4).
+        """
+        result = None
+
+        async def run(cancel: trio.CancelScope) -> None:
+            nonlocal result
+            result = await wait()
+            cancel.cancel()
+
+        async def watch(cancel: trio.CancelScope) -> None:
+            await self.until_disconnect()
+            cancel.cancel()
+
+        with trio.move_on_after(seconds):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(run, nursery.cancel_scope)
+                nursery.start_soon(watch, nursery.cancel_scope)
+        return result
+
     async def until_disconnect(self) -> None:
         """Return when the HTTP client goes away (the body has been read already)."""
         if self.receive is None:

@@ -24,8 +24,6 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-import trio
-
 from openwx_worker.delivery import (
     DeliveryOptions,
     passes_message_filter,
@@ -91,29 +89,6 @@ async def _render(events: Any, items: list[Any], options: DeliveryOptions) -> by
     return b"[" + b",".join(parts) + b"]"
 
 
-async def _hold(ctx: Context, seconds: float, take: Any) -> list[Any]:
-    """Wait (up to ``seconds``, or until the HTTP client leaves) for ``take()`` to find items."""
-    events = ctx.events
-    found: list[Any] = []
-
-    async def wait_for_items(cancel: trio.CancelScope) -> None:
-        nonlocal found
-        while not found:
-            await events.wait_after(events.last_event_id)
-            found = take()
-        cancel.cancel()
-
-    async def watch_client(cancel: trio.CancelScope) -> None:
-        await ctx.until_disconnect()
-        cancel.cancel()
-
-    with trio.move_on_after(seconds):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(wait_for_items, nursery.cancel_scope)
-            nursery.start_soon(watch_client, nursery.cancel_scope)
-    return found
-
-
 async def check_event(ctx: Context, p: CheckEventParams) -> Response:
     events = ctx.events
     options = DeliveryOptions.from_config(ctx.config)
@@ -131,7 +106,15 @@ async def check_event(ctx: Context, p: CheckEventParams) -> Response:
 
     items = take()
     if not items and p.timeout > 0:
-        items = await _hold(ctx, p.timeout, take)
+
+        async def wait_for_items() -> list[Any]:
+            found: list[Any] = []
+            while not found:
+                await events.wait_after(events.last_event_id)
+                found = take()
+            return found
+
+        items = await ctx.hold(p.timeout, wait_for_items) or []
     return Response(200, await _render(events, items, options))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import contact_ops, control, event_api, groups, info, send
+from . import consult, contact_ops, control, event_api, groups, info, send
 from .endpoint import Endpoint
 
 
@@ -13,6 +13,7 @@ def endpoints() -> list[Endpoint]:
     table = [
         *info.ENDPOINTS,
         *send.ENDPOINTS,
+        consult.ENDPOINT,
         *groups.ENDPOINTS,
         *contact_ops.ENDPOINTS,
         *event_api.ENDPOINTS,

@@ -36,3 +36,25 @@ class SentMessages:
         if sep and msg_id and chat:
             return msg_id, chat
         return None
+
+
+class KnownMedia:
+    """Media uploaded through this worker, by API ``media_id``, for reuse without re-upload.
+
+    Reusing a *file* media_id needs its name, size and extension (they go into the
+    file card), which a client rarely passes back (reference A.6); remembering the
+    upload fills them in. Bounded, oldest forgotten first.
+    """
+
+    def __init__(self, max_size: int = 1000) -> None:
+        self.max_size = max_size
+        self._items: OrderedDict[str, object] = OrderedDict()
+
+    def remember(self, api_id: str, media: object) -> None:
+        self._items[api_id] = media
+        self._items.move_to_end(api_id)
+        while len(self._items) > self.max_size:
+            self._items.popitem(last=False)
+
+    def get(self, api_id: str) -> object | None:
+        return self._items.get(api_id)

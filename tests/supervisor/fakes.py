@@ -9,6 +9,7 @@ import itertools
 import signal
 
 import trio
+import trio.lowlevel
 
 _pids = itertools.count(50_000)
 
@@ -64,7 +65,7 @@ class FakeLauncher:
         return [t for t, _ in self.spawned]
 
     async def probe(self, port: int) -> int | None:
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         proc = self.by_port.get(port)
         if proc is None or proc.returncode is not None or not proc.answers:
             raise ConnectionRefusedError(port)

@@ -328,7 +328,7 @@ def test_atomic_state_writes_never_show_a_partial_file(tmp_path):
     try:
         cycle = [S.scaning, S.confirming, S.updating, S.running]
         m.set_state_nowait(S.loading)
-        for i in range(300):
+        for i in range(100):
             m.set_state_nowait(cycle[i % 4])
     finally:
         stop.set()
@@ -382,3 +382,27 @@ def test_read_state_tolerates_missing_and_garbage(tmp_path):
     assert files.read_state() is None
     files.state_path.write_text('{"account": "acc", "state": "running", "extra": 1}')
     assert files.read_state().state == "running"
+
+
+def test_owner_probes_do_not_make_a_starting_worker_fail(tmp_path):
+    """The supervisor may probe owner_pid() while a worker starts: no false refusal."""
+    probe_files = StateFiles(tmp_path, "acc")
+    stop = threading.Event()
+    probes = [0]
+
+    def prober():
+        while not stop.is_set():
+            probe_files.owner_pid()
+            probes[0] += 1
+
+    thread = threading.Thread(target=prober)
+    thread.start()
+    try:
+        files = StateFiles(tmp_path, "acc")
+        for _ in range(200):
+            files.acquire()
+            files.release()
+    finally:
+        stop.set()
+        thread.join()
+    assert probes[0] > 0

@@ -85,14 +85,14 @@ async def batchgetcontact(world: World, req: Request) -> Response:
     """Details by UserName; groups with their full MemberList; unknown names are omitted."""
     body = decode(req, wire.BatchReq)
     session = authenticate(world, req, body.base_request)
-    if len(body.list) > BATCH_LIMIT:
+    if len(body.list_) > BATCH_LIMIT:
         raise SimError(RET_PARAM, f"at most {BATCH_LIMIT} names per call")
     account = world.account(session.account)
     visible = set(_contact_list(world, session)) | {account.wxid}
     for g in world.groups_of(account.wxid):
         visible.update(g.members)
     records = []
-    for item in body.list:
+    for item in body.list_:
         wxid = session.wxids.get(item.user_name)
         if wxid is None and item.user_name in world.people and world.people[item.user_name].is_special:
             wxid = item.user_name

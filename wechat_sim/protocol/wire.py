@@ -26,7 +26,7 @@ class KeyVal(msgspec.Struct, rename="pascal"):
 
 class SyncKey(msgspec.Struct, rename="pascal"):
     count: int = 0
-    list: list[KeyVal] = []
+    list_: list[KeyVal] = msgspec.field(default_factory=list, name="List")
 
 
 class Req(msgspec.Struct, rename="pascal"):
@@ -48,7 +48,7 @@ class BatchItem(msgspec.Struct, rename="pascal"):
 
 class BatchReq(Req):
     count: int = 0
-    list: list[BatchItem] = []
+    list_: list[BatchItem] = msgspec.field(default_factory=list, name="List")
 
 
 class SyncReq(Req):
@@ -287,11 +287,11 @@ class PlainResp(msgspec.Struct, rename="pascal"):
 
 
 def sync_key(pairs: tuple[tuple[int, int], ...]) -> SyncKey:
-    return SyncKey(count=len(pairs), list=[KeyVal(k, v) for k, v in pairs])
+    return SyncKey(count=len(pairs), list_=[KeyVal(k, v) for k, v in pairs])
 
 
 def pairs(key: SyncKey) -> tuple[tuple[int, int], ...]:
-    return tuple((kv.key, kv.val) for kv in key.list)
+    return tuple((kv.key, kv.val) for kv in key.list_)
 
 
 def error(ret: int, msg: str = "") -> PlainResp:

@@ -1,0 +1,244 @@
+"""The Openwx API end to end: a real worker logged in to the simulator, real HTTP.
+
+Every test checks the answer *and* the effect on the simulated WeChat through its
+/sim/ control API (the message arrived, the group was renamed, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+import trio
+
+from openwx_worker.testing import running_worker, scan_and_confirm, sim_post, wait_item
+from wechat_sim.testing import open_sim
+
+ALICE = "wxid_alice0000000001"
+BOB = "wxid_bob000000000002"
+CAROL = "wxid_carol0000000001"
+DAVE = "wxid_dave00000000002"
+GROUP = "1234567890@chatroom"
+
+
+@pytest.fixture
+def clock(autojump_clock):
+    autojump_clock.autojump_threshold = 0.01
+    return autojump_clock
+
+
+class Api:
+    """The worker's API and the simulator's control API, side by side."""
+
+    def __init__(self, sim: Any, worker: Any, http: httpx.AsyncClient, sim_http: httpx.AsyncClient):
+        self.sim, self.worker, self.http, self.sim_http = sim, worker, http, sim_http
+
+    async def call(self, name: str, **params: Any) -> Any:
+        r = await self.http.get(f"/openwx/{name}", params=params)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def friend_id(self, **criteria: str) -> str:
+        friend = self.worker.client.contacts.first_friend(**criteria)
+        assert friend is not None, criteria
+        return friend.id
+
+    def group_id(self, **criteria: str) -> str:
+        group = self.worker.client.contacts.first_group(**criteria)
+        assert group is not None, criteria
+        return group.id
+
+    async def sent(self) -> list[dict]:
+        """What Alice's web session sent, as the simulator saw it."""
+        return (await self.sim_http.get(f"/sim/accounts/{ALICE}/sent")).json()
+
+    async def account(self) -> dict:
+        return (await self.sim_http.get(f"/sim/accounts/{ALICE}")).json()
+
+    async def message_from(self, sender: str, content: str, group: str | None = None) -> str:
+        body = {"from": sender, "content": content}
+        if group:
+            body["group"] = group
+        return (await sim_post(self.sim, f"/sim/accounts/{ALICE}/messages", body))["msg_id"]
+
+
+@asynccontextmanager
+async def api_on_sim(tmp_path, **config: Any) -> AsyncIterator[Api]:
+    async with open_sim(auto_confirm=True) as sim, running_worker(sim, tmp_path, **config) as w:
+        base = f"http://127.0.0.1:{w.port}"
+        async with httpx.AsyncClient(base_url=base, timeout=None) as http, \
+                httpx.AsyncClient(base_url=sim.base_url, timeout=None) as sim_http:  # fmt: skip
+            yield Api(sim, w, http, sim_http)
+
+
+async def wait_sent(api: Api, predicate, timeout: float = 30) -> dict:
+    with trio.fail_after(timeout):
+        while True:
+            for item in await api.sent():
+                if predicate(item):
+                    return item
+            await trio.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- text sends
+
+
+async def test_send_friend_and_group_text(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        carol = api.friend_id(name="Carol")
+        r = await api.call("send_friend_message", id=carol, content="你好 Carol")
+        assert r["code"] == 0 and r["status"] == "发送成功"
+        assert r["id"] == f"{r['msg_id']}:{carol}"
+        sent = await api.sent()
+        assert [(s["to"], s["content"]) for s in sent] == [(CAROL, "你好 Carol")]
+        assert str(sent[0]["msg_id"]) == r["msg_id"]
+
+        # Look-up by remark name (Bobby) and by markname+displayname together (AND).
+        r = await api.call("send_friend_message", markname="Bobby", content="hi Bob")
+        assert r["code"] == 0
+        r = await api.call("send_friend_message", markname="Bobby", displayname="Bobby",
+                           content="again")
+        assert r["code"] == 0
+        assert [s["to"] for s in await api.sent()][-2:] == [BOB, BOB]
+
+        r = await api.call("send_group_message", displayname="测试群", content="hello group")
+        assert r["code"] == 0 and r["id"].endswith(api.group_id(displayname="测试群"))
+        assert (await api.sent())[-1]["to"] == GROUP
+
+        # Failures: not found (with Mojo's id: null), nothing to send.
+        assert await api.call("send_friend_message", account="nobody", content="x") == {
+            "code": 100, "status": "object not found", "id": None}
+        assert await api.call("send_group_message", displayname="nope", content="x") == {
+            "code": 100, "status": "object not found", "id": None}
+        r = await api.call("send_friend_message", id=carol)
+        assert r["code"] == 400 and "content" in r["status"]
+        assert len(await api.sent()) == 4
+
+
+async def test_async_send_and_broadcast_answer_at_once(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        carol = api.friend_id(name="Carol")
+        r = await api.call("send_friend_message", id=carol, content="later", **{"async": "1"})
+        assert r == {"code": 0, "status": "request already in execution"}
+        await wait_sent(api, lambda s: s["content"] == "later" and s["to"] == CAROL)
+
+        friends = api.worker.client.contacts.friends
+        r = await api.call("send_friend_message", id="@all", content="to everyone")
+        assert r == {"code": 0, "id": 0, "status": "request already executed",
+                     "count": len(friends)}
+        with trio.fail_after(30):
+            while sum(s["content"] == "to everyone" for s in await api.sent()) < len(friends):
+                await trio.sleep(0.05)
+
+
+async def test_revoke_by_msg_id_and_by_mojo_id(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        carol = api.friend_id(name="Carol")
+        first = await api.call("send_friend_message", id=carol, content="oops")
+        second = await api.call("send_friend_message", id=carol, content="oops 2")
+        r = await api.call("revoke_message", id=first["msg_id"])
+        assert r == {"code": 0, "id": first["msg_id"], "status": "revoke success"}
+        r = await api.call("revoke_message", id=second["id"])
+        assert r == {"code": 0, "id": second["id"], "status": "revoke success"}
+        assert await api.call("revoke_message") == {
+            "code": -1, "status": "msg id not found", "id": None}
+        assert (await api.call("revoke_message", id="12345"))["status"] == "msg id not found"
+
+
+# --------------------------------------------------------------------------- consult
+
+
+async def test_consult_waits_for_that_friends_reply(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        carol = api.friend_id(name="Carol")
+        answer: dict = {}
+
+        async def ask() -> None:
+            answer.update(await api.call("consult", id=carol, content="1+1?", timeout="60"))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ask)
+            await wait_sent(api, lambda s: s["content"] == "1+1?")
+            await api.message_from(DAVE, "not me")  # another friend: keeps waiting (H.2)
+            await api.message_from(CAROL, "hello from a group", group=GROUP)
+            await trio.sleep(1)
+            assert not answer
+            reply_id = await api.message_from(CAROL, "2")
+        assert answer["code"] == 0 and answer["reply"] == "2"
+        assert answer["status"] == "发送成功" and answer["id"] == reply_id
+        assert answer["msg_id"] == str((await api.sent())[-1]["msg_id"])
+
+
+async def test_consult_timeout_shape(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        start = trio.current_time()
+        r = await api.call("consult", markname="Bobby", content="anyone?", timeout="45")
+        assert trio.current_time() - start >= 45
+        assert r["reply"] is None and r["reply_status"] == "reply timeout"
+        assert r["code"] == 0 and r["status"] == "发送成功" and r["msg_id"]
+        r = await api.call("consult", account="nobody", content="x")
+        assert r == {"code": 100, "status": "object not found", "id": None}
+        assert (await api.call("consult", markname="Bobby"))["code"] == 400
+
+
+# --------------------------------------------------------------------------- events, process
+
+
+async def test_check_event_long_poll_and_cursor(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        # What happened since start (the filehelper new_friend etc.) is buffered; take it.
+        await api.call("check_event")
+        start = trio.current_time()
+        assert await api.call("check_event") == []  # held 30 s, then []
+        assert trio.current_time() - start >= 30
+
+        got: list = []
+
+        async def poll() -> None:
+            got.extend(await api.call("check_event"))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(poll)
+            await trio.sleep(5)
+            await api.message_from(CAROL, "ping")
+        assert [(i["post_type"], i["content"]) for i in got] == [("receive_message", "ping")]
+        assert got[0]["sender"] == "Carol" and got[0]["event_id"] > 0
+
+        # cursor: everything after an event_id, the buffer untouched.
+        cursor = got[0]["event_id"]
+        await api.message_from(CAROL, "a")
+        await api.message_from(CAROL, "b")
+        await wait_item(api.worker, lambda i: getattr(i, "content", "") == "b", after=cursor)
+        items = await api.call("check_event", cursor=str(cursor))
+        assert [i["content"] for i in items if i["post_type"] == "receive_message"] == ["a", "b"]
+        assert [i["content"] for i in await api.call("check_event")] == ["a", "b"]
+
+
+async def test_stop_client_stops_the_worker(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        info = await api.call("get_client_info")
+        assert info["code"] == 0 and info["state"] == "running" and info["account"] == "test"
+        r = await api.call("stop_client")
+        assert r["code"] == 0 and "will stop in 3 seconds" in r["status"]
+        with trio.fail_after(3):
+            await api.worker.client.wait_stopped()
+        assert str(api.worker.client.state) == "stop"
+
+
+async def test_not_running_before_login(tmp_path, clock):
+    async with open_sim() as sim, running_worker(sim, tmp_path, wait=False) as worker:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker.port}") as http:
+            with trio.fail_after(30):
+                while str(worker.client.state) != "scaning":
+                    await trio.sleep(0.05)
+            r = await http.get("/openwx/send_friend_message", params={"id": "x", "content": "y"})
+            assert r.json() == {"code": 300, "status": "client not running (state scaning)",
+                                "state": "scaning"}
+            assert (await http.get("/openwx/get_client_info")).json()["state"] == "scaning"
+            await scan_and_confirm(sim)
+            with trio.fail_after(30):
+                await worker.client.wait_running()
+            assert len((await http.get("/openwx/get_friend_info")).json()) > 3

@@ -1,0 +1,146 @@
+"""Login against the simulator: QR, expiry, resume, push login, re-login, stop."""
+
+from __future__ import annotations
+
+import json
+
+import trio
+import trio.testing
+
+import pytest
+
+from openwx_worker.state import ClientState
+from openwx_worker.testing import (
+    is_event,
+    running_client,
+    running_worker,
+    scan_and_confirm,
+    sim_post,
+    wait_item,
+)
+from wechat_sim.testing import open_sim
+
+ALICE = "wxid_alice0000000001"
+
+
+@pytest.fixture
+def clock(autojump_clock):
+    autojump_clock.autojump_threshold = 0.01
+    return autojump_clock
+
+
+def _events(worker, name=None):
+    items = worker.events.read_after(0, 100_000)
+    return [i for i in items if getattr(i, "event", None) and (name is None or i.event == name)]
+
+
+async def _state_file(worker, expected):
+    """The state file once it says ``expected`` (it is written just after the change)."""
+    with trio.fail_after(5):
+        while True:
+            state = json.loads(worker.state.files.state_path.read_bytes())
+            if state["state"] == expected:
+                return state
+            await trio.sleep(0.01)
+
+
+async def test_first_login_by_qr_reaches_running(tmp_path, autojump_clock):
+    autojump_clock.autojump_threshold = 0.01
+    async with open_sim(auto_confirm=True) as sim:
+        async with running_worker(sim, tmp_path) as worker:
+            client = worker.client
+            assert client.state is ClientState.running
+            assert client.user is not None and client.user.id.startswith("@")
+            assert client.contacts.friends, "friends loaded"
+            changes = [tuple(e.params) for e in _events(worker, "state_change")]
+            assert changes[:4] == [("init", "loading"), ("loading", "scaning"),
+                                   ("scaning", "confirming"), ("confirming", "updating")]
+            assert changes[-1] == ("updating", "running")
+            assert [e.params for e in _events(worker, "login")] == [[1]]
+            qr = _events(worker, "input_qrcode")
+            assert qr and qr[0].params[0].endswith("mojo_weixin_qrcode_test.jpg")
+            state = await _state_file(worker, "running")
+            assert state["port"] == worker.port
+            assert worker.state.files.cookie_path.exists()
+            assert not worker.state.files.qrcode_path.exists()
+
+
+async def test_qr_scanned_and_confirmed_by_hand(tmp_path, clock):
+    async with open_sim() as sim, running_client(sim, tmp_path, wait=False) as h:
+        await scan_and_confirm(sim, ALICE)
+        with trio.fail_after(60):
+            await h.client.wait_running()
+        assert h.client.user.name == "Alice"
+        assert h.client.contacts.first_friend(markname="Bobby") is not None
+        assert {g.name for g in h.client.contacts.groups} >= {"测试群", "Family"}
+
+
+async def test_qr_expiry_loop_then_give_up(tmp_path, clock):
+    async with open_sim() as sim, running_client(sim, tmp_path, wait=False,
+                                                 qrcode_count_max=3) as h:
+        with trio.fail_after(3600):
+            await h.client.wait_stopped()
+        assert h.client.state is ClientState.stop
+        assert len(_events(h, "input_qrcode")) == 3
+        login = _events(h, "login")
+        assert [e.params[0] for e in login] == [-1]
+        assert "3" in login[0].params[1]
+        assert _events(h, "stop")
+        assert not h.state.files.qrcode_path.exists()
+
+
+async def test_resume_after_restart_needs_no_qr(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim:
+        async with running_client(sim, tmp_path) as h:
+            first_user = h.client.user.id
+        last = h.events.last_event_id  # the log outlives the process (SQLite)
+        assert h.state.files.cookie_path.exists()
+        assert not h.state.files.pid_path.exists()
+        sim.world.config.auto_confirm = False  # a QR code would now hang the test
+        async with running_client(sim, tmp_path) as h2:
+            assert h2.client.user.id == first_user  # same session, same ids
+            new = [e for e in h2.events.read_after(last, 1000) if getattr(e, "event", None)]
+            assert [e.params for e in new if e.event == "login"] == [[0]]
+            assert not [e for e in new if e.event == "input_qrcode"]
+            changes = [tuple(e.params) for e in new if e.event == "state_change"]
+            assert changes == [("init", "loading"), ("loading", "updating"),
+                               ("updating", "running")]
+
+
+async def test_forced_logout_relogs_in_by_push(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        old_user = h.client.user.id
+        start = h.events.last_event_id
+        await sim_post(sim, f"/sim/accounts/{ALICE}/logout", {"retcode": 1101})
+        ev = await wait_item(h, is_event("login"), after=start)
+        assert ev.params == [1]
+        with trio.fail_after(60):
+            await h.client.wait_running()
+        assert h.client.user.id != old_user  # a new session: new ids
+        new = [e for e in h.events.read_after(start, 1000) if getattr(e, "event", None)]
+        assert not [e for e in new if e.event == "input_qrcode"], "push login, no QR"
+        assert ("running", "loading") in [tuple(e.params) for e in new
+                                          if e.event == "state_change"]
+
+
+async def test_stop_with_mobile_stops_on_1101(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim, running_client(
+            sim, tmp_path, stop_with_mobile=True) as h:
+        await sim_post(sim, f"/sim/accounts/{ALICE}/logout", {"retcode": 1101})
+        with trio.fail_after(60):
+            await h.client.wait_stopped()
+        assert h.client.state is ClientState.stop
+
+
+async def test_graceful_stop(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim:
+        async with running_client(sim, tmp_path) as h:
+            started = trio.current_time()
+            await h.client.stop()
+            assert trio.current_time() - started < 3
+            assert h.client.state is ClientState.stop
+            assert _events(h, "stop")
+            assert tuple(_events(h, "state_change")[-1].params) == ("running", "stop")
+        files = h.state.files
+        assert not files.pid_path.exists() and files.cookie_path.exists()
+        assert json.loads(files.state_path.read_bytes())["state"] == "stop"
