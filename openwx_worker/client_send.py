@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 SEND_TRIES = 5
 QUEUE_SIZE = 1000
+IDLE_WAIT = 10.0  # longest the sync loop waits for an in-flight send (see wait_idle)
 _LABELS = {3: "[图片]", 47: "[表情]", 43: "[视频]", 62: "[小视频]", 34: "[语音]", 6: "[文件]"}
 
 
@@ -65,9 +66,14 @@ class SendResult(msgspec.Struct, kw_only=True):
 
 
 class _Job:
-    def __init__(self, chat_id: str, run: Callable[[str], Awaitable[str]]):
+    def __init__(self, chat_id: str, run: Callable[[str], Awaitable[str]], content: str,
+                 origin: str, media: UploadedMedia | None = None):
         self.chat_id = chat_id
         self.run = run
+        self.content = content
+        self.origin = origin
+        self.media = media
+        self.report: SendMessage | None = None
         self.local_id = new_client_msg_id()
         self.done = trio.Event()
         self.msg_id: str | None = None
@@ -85,7 +91,7 @@ class Sender:
         self._idle = trio.Event()
         self._idle.set()
 
-    async def wait_idle(self, timeout: float = 10.0) -> None:
+    async def wait_idle(self) -> None:
         """Wait (bounded) until no send is in flight.
 
         The sync loop calls this before handling a message the account itself sent:
@@ -93,7 +99,7 @@ class Sender:
         answer is processed, and the send's report (published with the same MsgId)
         must win, so the echo is recognised as already seen.
         """
-        with trio.move_on_after(timeout):
+        with trio.move_on_after(IDLE_WAIT):
             await self._idle.wait()
 
     # ------------------------------------------------------------ the queue
@@ -120,6 +126,9 @@ class Sender:
         try:
             await self._dispatch_paced(job)
         finally:
+            if not job.abandoned or job.msg_id is not None:
+                self._publish(job)
+            job.done.set()
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
@@ -152,11 +161,18 @@ class Sender:
             self._last = trio.current_time()
             if job.msg_id is not None:
                 job.error = None
-            job.done.set()
 
-    async def _submit(self, chat_id: str, run: Callable[[str], Awaitable[str]]) -> _Job:
+    def _publish(self, job: _Job) -> None:
+        """The send_message report, published before anyone can see the echo."""
+        try:
+            job.report = self._report(job)
+            self.client.publish(job.report, msg_id=job.msg_id)
+            log.info("%s", convert.log_line(job.report))
+        except Exception:  # noqa: BLE001 - a report problem must not lose the result
+            log.exception("could not publish the report of message %s", job.local_id)
+
+    async def _submit(self, job: _Job) -> _Job:
         self.client.require_running()
-        job = _Job(chat_id, run)
         try:
             self._send.send_nowait(job)
         except trio.WouldBlock:
@@ -180,9 +196,10 @@ class Sender:
             raise InvalidArgument("empty content")
         self._chat(chat_id)
         session = self.client.session
-        job = await self._submit(
-            chat_id, lambda local_id: wx_send.send_text(session, chat_id, content, local_id))
-        return self._finish(job, content, origin)
+        job = await self._submit(_Job(
+            chat_id, lambda local_id: wx_send.send_text(session, chat_id, content, local_id),
+            content, origin))
+        return self._finish(job)
 
     async def upload_media(self, media: MediaFile, to: str = "filehelper") -> UploadedMedia:
         self.client.require_running()
@@ -211,28 +228,24 @@ class Sender:
             return await wx_send.send_file(session, chat_id, mid, uploaded.name, uploaded.size,
                                            uploaded.ext, local_id)
 
-        job = await self._submit(chat_id, run)
         label = _LABELS.get(code, "[文件]") + f"({uploaded.path or uploaded.api_id})"
-        result = self._finish(job, label, origin, uploaded)
+        job = await self._submit(_Job(chat_id, run, label, origin, uploaded))
+        result = self._finish(job)
         result.media = uploaded
         return result
 
-    def _finish(self, job: _Job, content: str, origin: str,
-                media: UploadedMedia | None = None) -> SendResult:
-        """Publish the send_message report (success or failure); raise on failure."""
-        report = self._report(job, content, origin, media)
+    def _finish(self, job: _Job) -> SendResult:
+        """The result of a finished job; raises its error when it failed."""
         msg_id = job.msg_id
-        self.client.publish(report, msg_id=msg_id)
-        log.info("%s", convert.log_line(report))
         if msg_id is None:
             error = job.error or ClientError("send failed")
             error.local_id = job.local_id  # type: ignore[attr-defined]
             raise error
-        return SendResult(id=report.id, msg_id=msg_id, local_id=job.local_id,
-                          chat_id=job.chat_id, report=report)
+        return SendResult(id=f"{msg_id}:{job.chat_id}", msg_id=msg_id, local_id=job.local_id,
+                          chat_id=job.chat_id, report=job.report)
 
-    def _report(self, job: _Job, content: str, origin: str,
-                media: UploadedMedia | None) -> SendMessage:
+    def _report(self, job: _Job) -> SendMessage:
+        content, origin, media = job.content, job.origin, job.media
         book = self.client.contacts
         chat = job.chat_id
         ok = job.msg_id is not None
