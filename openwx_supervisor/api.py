@@ -38,7 +38,7 @@ from openwx_worker.config import ConfigError
 from .arbiter import Arbiter, TooManyClients
 from .config import UnknownOptions, client_option_keys
 from .ports import NoPortAvailable
-from .proxy import Proxy, Receive, Send, UpstreamFailed
+from .proxy import Receive, Send, Upstream, UpstreamFailed
 from .states import WatcherState
 from .store import qrcode_path
 
@@ -128,7 +128,7 @@ async def _params(scope: dict, receive: Receive) -> dict[str, str]:
 class ControllerApp:
     """ASGI callable; ``arbiter`` does the work, ``proxy`` relays the rest."""
 
-    def __init__(self, arbiter: Arbiter, proxy: Proxy, *, access_token: str | None = None) -> None:
+    def __init__(self, arbiter: Arbiter, proxy: Upstream, *, access_token: str | None = None) -> None:
         self.arbiter = arbiter
         self.proxy = proxy
         self.access_token = access_token

@@ -12,13 +12,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import msgspec
 import trio
 
 from .config import SupervisorConfig, check_client_options
 from .launcher import ParentPipe, WorkerLauncher, effective_options
 from .ports import NoPortAvailable, PortAllocator
+from .proxy import Upstream
 from .states import WatcherState
 from .store import ClientRecord, load_clients, read_state_file, save_clients
 from .watcher import Launcher, Timing, Watcher, pid_alive
@@ -39,7 +39,7 @@ _info_decoder = msgspec.json.Decoder(_ClientInfo)
 
 class Arbiter:
     def __init__(self, config: SupervisorConfig, nursery: trio.Nursery, launcher: Launcher,
-                 http: httpx.AsyncClient) -> None:
+                 http: Upstream) -> None:
         self.config = config
         self.watchers: dict[str, Watcher] = {}
         self.ports = PortAllocator(config.backend_start_port)
@@ -108,10 +108,9 @@ class Arbiter:
         token = effective_options(self.config, name, options).get("access_token")
 
         async def probe(port: int) -> int | None:
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            reply = await self._http.get(
-                f"http://127.0.0.1:{port}/openwx/get_client_info", headers=headers)
-            return _info_decoder.decode(reply.content).pid
+            headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
+            reply = await self._http.get(port, "/openwx/get_client_info", headers)
+            return _info_decoder.decode(reply).pid
 
         watcher = Watcher(
             name, options, launcher=self._launcher, probe=probe, ports=self.ports,
@@ -179,28 +178,29 @@ class Arbiter:
 
 
 @asynccontextmanager
-async def open_arbiter(config: SupervisorConfig, *, launcher: Launcher | None = None,
-                       restore: bool = True) -> AsyncIterator[Arbiter]:
+async def open_arbiter(config: SupervisorConfig, http: Upstream, *,
+                       launcher: Launcher | None = None, restore: bool = True
+                       ) -> AsyncIterator[Arbiter]:
+    """The arbiter, probing workers with ``http``; real workers unless ``launcher`` is given."""
     pipe = ParentPipe() if launcher is None else None
     try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(5.0), trust_env=False) as http:
-            async with trio.open_nursery() as nursery:
-                arbiter = Arbiter(config, nursery, launcher or WorkerLauncher(config, pipe), http)
-                await nursery.start(arbiter.saver)
-                if restore:
-                    arbiter.restore()
-                try:
-                    yield arbiter
-                finally:
-                    with trio.CancelScope(shield=True):
-                        final = arbiter.snapshot()  # before stopping: who should come back
-                        await arbiter.stop_saver()
-                        await arbiter.stop_all()
-                        for name, record in final.items():
-                            record.pid = None
-                            record.port = arbiter.watchers[name].port or record.port
-                        save_clients(config.clients_path, final)
-                    nursery.cancel_scope.cancel()
+        async with trio.open_nursery() as nursery:
+            arbiter = Arbiter(config, nursery, launcher or WorkerLauncher(config, pipe), http)
+            await nursery.start(arbiter.saver)
+            if restore:
+                arbiter.restore()
+            try:
+                yield arbiter
+            finally:
+                with trio.CancelScope(shield=True):
+                    final = arbiter.snapshot()  # before stopping: who should come back
+                    await arbiter.stop_saver()
+                    await arbiter.stop_all()
+                    for name, record in final.items():
+                        record.pid = None
+                        record.port = arbiter.watchers[name].port or record.port
+                    save_clients(config.clients_path, final)
+                nursery.cancel_scope.cancel()
     finally:
         if pipe is not None:
             pipe.close()

@@ -17,7 +17,6 @@ import time
 from typing import Any, NoReturn
 
 import click
-import httpx
 import trio
 
 from openwx_worker.config import ConfigError
@@ -37,7 +36,6 @@ def _setup_logging(level: str) -> None:
         stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s [%(levelname)s] [supervisor] %(name)s: %(message)s",
         datefmt="%Y-%m-%d %H:%M:%S")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe is noise
 
 
 def _config(config_file: str | None, **flags: Any) -> SupervisorConfig:
@@ -143,6 +141,8 @@ def status(listen: str | None, access_token: str | None, config_file: str | None
            as_json: bool) -> None:
     """Show every account: supervisor state, worker state, pid, port, uptime, restarts."""
     config = _config(config_file, listen=listen, access_token=access_token)
+    import httpx  # only here: the running supervisor does not need httpx
+
     headers = {"Authorization": f"Bearer {config.access_token}"} if config.access_token else {}
     try:
         reply = httpx.get(f"{_base_url(config.listen)}/openwx/check_client", headers=headers,
@@ -176,13 +176,26 @@ def stop(tmpdir: str | None, config_file: str | None, timeout: float) -> None:
         _fail(f"supervisor pid {pid} is not running (stale {config.pid_path})", 1)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if _gone(pid):
             click.echo(f"supervisor {pid} stopped")
             return
         time.sleep(0.1)
     _fail(f"supervisor {pid} still running after {timeout:g} s", 1)
+
+
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie waiting for its parent counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve
@@ -27,7 +26,7 @@ from . import sdnotify
 from .api import ControllerApp
 from .arbiter import Arbiter, open_arbiter
 from .config import SupervisorConfig
-from .proxy import Proxy
+from .proxy import Upstream
 from .watcher import Launcher
 
 log = logging.getLogger(__name__)
@@ -92,12 +91,11 @@ async def open_supervisor(config: SupervisorConfig, *, launcher: Launcher | None
     os.makedirs(config.effective_tmpdir, exist_ok=True)
     lock_fd = _take_pid_file(config.pid_path)
     try:
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-        timeout = httpx.Timeout(config.proxy_timeout, connect=10.0)
-        async with httpx.AsyncClient(limits=limits, timeout=timeout, trust_env=False) as http:
-            async with open_arbiter(config, launcher=launcher) as arbiter:
+        upstream = Upstream(config.proxy_timeout)
+        try:
+            async with open_arbiter(config, upstream, launcher=launcher) as arbiter:
                 async with trio.open_nursery() as nursery:
-                    app = ControllerApp(arbiter, Proxy(http), access_token=config.access_token)
+                    app = ControllerApp(arbiter, upstream, access_token=config.access_token)
                     binds = await nursery.start(serve, app, _hypercorn_config(config.listen))
                     url = binds[0]
                     log.info("supervisor listening on %s (pid %s)", url, os.getpid())
@@ -108,6 +106,9 @@ async def open_supervisor(config: SupervisorConfig, *, launcher: Launcher | None
                     finally:
                         sdnotify.notify("STOPPING=1")
                         nursery.cancel_scope.cancel()
+        finally:
+            with trio.CancelScope(shield=True):
+                await upstream.aclose()
     finally:
         _release_pid_file(config.pid_path, lock_fd)
 

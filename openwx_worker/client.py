@@ -142,8 +142,10 @@ class WeixinClient:
     async def accept_friend_request(self, user_id: str, ticket: str) -> None:
         await self.sender.accept_friend_request(user_id, ticket)
 
-    async def get_avatar(self, contact_id: str) -> tuple[bytes, str]:
-        return await self.sender.get_avatar(contact_id)
+    async def get_avatar(self, contact_id: str, *, group_id: str | None = None,
+                         ) -> tuple[bytes, str]:
+        """(image bytes, content type) of a friend, group, or (with group_id) member."""
+        return await self.sender.get_avatar(contact_id, group_id=group_id)
 
     # ------------------------------------------------------------ life
 
@@ -169,20 +171,27 @@ class WeixinClient:
                     await client_login.live(self)
                     nursery.cancel_scope.cancel()
         finally:
-            with trio.CancelScope(shield=True) as scope:
-                scope.deadline = trio.current_time() + STOP_GRACE
+            with trio.CancelScope(shield=True):
                 await self._finish()
 
     async def _finish(self) -> None:
-        """Clean-up on every exit: cookie saved, QR file gone, state stop, stop event."""
+        """Clean-up on every exit: cookie saved, QR file gone, state stop, stop event.
+
+        The file work is bounded by STOP_GRACE; the state change and the event are
+        synchronous, so they happen whatever the file work did.
+        """
         from openwx_worker import client_login
 
         try:
-            await client_login.save_session(self)
-            await trio.to_thread.run_sync(self.machine.files.remove_qrcode)
-            await self.machine.set_state(ClientState.stop)
-            self.publish_event("stop")
+            with trio.move_on_after(STOP_GRACE):
+                await client_login.save_session(self)
+                await trio.to_thread.run_sync(self.machine.files.remove_qrcode)
         except Exception:  # noqa: BLE001 - stopping must finish whatever failed
+            log.exception("error while saving the session at stop")
+        try:
+            self.machine.set_state_nowait(ClientState.stop)
+            self.publish_event("stop")
+        except Exception:  # noqa: BLE001
             log.exception("error while stopping")
         finally:
             self._stopped.set()

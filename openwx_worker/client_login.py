@@ -214,6 +214,8 @@ async def _poll(client: WeixinClient, uuid: str, lifetime: float, tip: int) -> s
             continue
         backoff.reset()
         if result.code == wx_login.PollCode.CONFIRMED and result.redirect_uri:
+            if client.state is S.scaning:  # scan and confirm seen in one poll: keep the
+                await client.set_state(S.confirming)  # documented state sequence
             return result.redirect_uri
         if result.code == wx_login.PollCode.SCANNED:
             if client.state is not S.confirming:

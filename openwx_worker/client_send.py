@@ -358,10 +358,5 @@ class Sender:
     async def get_avatar(self, contact_id: str, *, group_id: str | None = None,
                          ) -> tuple[bytes, str]:
         session = self._running()
-        group = is_group_id(contact_id)
-        params_id = contact_id
-        head = ""
-        if group_id:
-            head = f"/cgi-bin/mmwebwx-bin/webwxgeticon?seq=0&username={contact_id}" \
-                   f"&chatroomid={group_id}&skey={session.creds.skey}"
-        return await wx_media.download_avatar(session, head, params_id, group=group)
+        return await wx_media.download_avatar(
+            session, contact_id, group=is_group_id(contact_id), chatroom_id=group_id or "")

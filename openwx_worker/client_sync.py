@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import trio
 
-from openwx_worker import convert
+from openwx_worker import convert, text
 from openwx_worker.errors import (
     ClientError,
     SessionEnded,
@@ -85,7 +85,8 @@ class Backoff:
 async def run_sync(client: WeixinClient) -> None:
     """Receive until the session ends (raises SessionEnded) or the task is cancelled."""
     session = client.session
-    backoff = Backoff()
+    backoff = Backoff()  # synccheck failures
+    sync_backoff = Backoff()  # webwxsync failures (synccheck may succeed meanwhile)
     odd = 0
     while True:
         started = trio.current_time()
@@ -115,7 +116,7 @@ async def run_sync(client: WeixinClient) -> None:
             if trio.current_time() - started < IDLE_PACE / 2:
                 await trio.sleep(IDLE_PACE)  # answered at once with nothing: pace
             continue
-        await sync_once(client, backoff)
+        await sync_once(client, sync_backoff)
 
 
 async def sync_once(client: WeixinClient, backoff: Backoff) -> None:
@@ -133,6 +134,7 @@ async def sync_once(client: WeixinClient, backoff: Backoff) -> None:
             log.warning("webwxsync: %s (ignored)", exc)
             await backoff.sleep()
             return
+        backoff.reset()
         await handle_sync(client, reply)
         if not reply.continue_flag:
             return
@@ -258,7 +260,7 @@ async def _download(client: WeixinClient, msg: AddMsg, message: Message) -> None
     ext = MEDIA_EXT.get(mime, "dat")
     folder = Path(client.config.media_dir or ".")
     if msg.msg_type == 49:
-        name = os.path.basename(convert.text.clean(msg.file_name)) or f"file_{msg.msg_id}"
+        name = os.path.basename(text.clean(msg.file_name)) or f"file_{msg.msg_id}"
         ext = name.rsplit(".", 1)[-1] if "." in name else ext
     else:
         stamp = time.strftime("%Y%m%d%H%M%S")

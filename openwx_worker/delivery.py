@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 import random
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,7 +41,7 @@ from msgspec import UNSET, UnsetType
 
 from openwx_worker import models, signing
 from openwx_worker.events import EventLog, StoredItem
-from openwx_worker.replies import ReplySender, parse_reply
+from openwx_worker.replies import ReplySender, may_ask_for_reply, parse_reply
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/37.0.2062"
 )
 _BATCH = 200
+# In the stored (compact, sorted-key) JSON this can only be the format field: inside a
+# JSON string the quotes would be escaped.
+_MEDIA_MARK = b'"format":"media"'
 
 
 class DeliveryOptions(msgspec.Struct, frozen=True):
@@ -136,13 +141,33 @@ async def render_report(item: Any, *, post_media_data: bool) -> bytes:
         return models.encode(item)
     data: str | UnsetType = UNSET
     path = getattr(item, "media_path", None)
-    if post_media_data and path and path != "non-exist-path":
+    if post_media_data and path and os.path.isabs(path):  # not a URL, not "non-exist-path"
         try:
             raw = await trio.to_thread.run_sync(Path(path).read_bytes)
             data = mime_base64(raw)
         except OSError as exc:
             log.warning("media_data for event %s not read: %s", item.event_id, exc)
     return models.encode(msgspec.structs.replace(item, media_data=data))
+
+
+def select(options: DeliveryOptions, events: EventLog, stored: StoredItem) -> tuple[bool, Any]:
+    """Whether a stored item is reported; also its decoded model if deciding needed it."""
+    if stored.post_type == "event":
+        return wants_event(options, stored.name), None
+    if options.post_message_filter:
+        item = events.decode(stored.body)
+        return passes_message_filter(options, item), item
+    return True, None
+
+
+async def report_body(
+    options: DeliveryOptions, events: EventLog, stored: StoredItem, item: Any = None
+) -> tuple[bytes, Any]:
+    """The bytes to report for a stored item (and its model, if it had to be decoded)."""
+    if stored.post_type != "event" and _MEDIA_MARK in stored.body:
+        item = item or events.decode(stored.body)
+        return await render_report(item, post_media_data=options.post_media_data), item
+    return stored.body, item
 
 
 class DeliveryStats(msgspec.Struct, frozen=True):
@@ -173,6 +198,7 @@ class Delivery:
         self.options = options
         self.events = events
         self._http = http
+        self._url = httpx.URL(options.post_api or "")
         self._replies = replies
         self._rng = rng or random.Random()
         self._cursor = 0
@@ -225,25 +251,24 @@ class Delivery:
                 await self._handle(stored)
 
     async def _handle(self, stored: StoredItem) -> None:
+        """Post one stored item (unless filtered out), save the cursor, queue a reply.
+
+        The stored JSON is decoded only when something needs the fields (a message
+        filter, media_data, a reply): most items are posted exactly as stored.
+        """
         o = self.options
-        item: Any = None
-        if stored.post_type == "event":
-            wanted = wants_event(o, stored.name)
-        else:
-            item = self.events.decode(stored.body)
-            wanted = passes_message_filter(o, item)
+        wanted, item = select(o, self.events, stored)
         if wanted:
-            if getattr(item, "format", None) == "media":
-                body = await render_report(item, post_media_data=o.post_media_data)
-            else:
-                body = stored.body  # posted exactly as stored
+            body, item = await report_body(o, self.events, stored, item)
             response = await self._post_until_accepted(stored.event_id, body)
             self._posted += 1
         self._cursor = stored.event_id
         self.events.set_cursor(CURSOR_NAME, stored.event_id)
         self._advanced.set()
         self._advanced = trio.Event()
-        if wanted and item is not None and self._replies is not None:
+        is_message = stored.post_type != "event"
+        if wanted and is_message and self._replies is not None and may_ask_for_reply(response):
+            item = item or self.events.decode(stored.body)
             request = parse_reply(item, response, own_sends=self._replies.own_sends)
             if request is not None:
                 await self._replies.submit(request)
@@ -260,9 +285,7 @@ class Delivery:
             if self.options.post_secret:
                 headers.update(signing.sign(self.options.post_secret, body))
             try:
-                response = await self._http.post(
-                    self.options.post_api or "", content=body, headers=headers
-                )
+                response = await self._http.post(self._url, content=body, headers=headers)
                 if 200 <= response.status_code < 300:
                     if failures:
                         log.info("post_api accepts again after %d failures", failures)
@@ -290,6 +313,47 @@ class Delivery:
             await trio.sleep(delay)
 
 
+class StdoutReporter:
+    """post_stdout (reference C.7): every report also as one compact JSON line on stdout.
+
+    A live view from this run's start (no saved cursor). Lines are written in a
+    thread, a batch at a time, because a pipe whose reader is slow would block.
+    """
+
+    def __init__(
+        self,
+        options: DeliveryOptions,
+        events: EventLog,
+        write: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.events = events
+        self._write = write or _write_stdout
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        cursor = self.events.start_event_id
+        task_status.started()
+        while True:
+            batch = self.events.read_raw_after(cursor, _BATCH)
+            if not batch:
+                await self.events.wait_after(cursor)
+                continue
+            lines = []
+            for stored in batch:
+                cursor = stored.event_id
+                wanted, item = select(self.options, self.events, stored)
+                if wanted:
+                    body, _ = await report_body(self.options, self.events, stored, item)
+                    lines.append(body + b"\n")
+            if lines:
+                await trio.to_thread.run_sync(self._write, b"".join(lines))
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
 def make_http_client(options: DeliveryOptions) -> httpx.AsyncClient:
     """The HTTP client for post_api: reference C.4 timeouts, redirects followed (7 hops)."""
     return httpx.AsyncClient(
@@ -308,7 +372,7 @@ async def open_delivery(
     local_api: str | None = None,
     access_token: str | None = None,
 ) -> AsyncIterator[Delivery | None]:
-    """Run post_api delivery (with replies through `client`) and poll_api; one call.
+    """Run post_api delivery (with replies through `client`), post_stdout and poll_api.
 
     `local_api` is the worker's own API base URL (`http://127.0.0.1:PORT`), where
     poll_api's 302 tunnel calls land. Yields the Delivery (None without post_api).
@@ -332,6 +396,8 @@ async def open_delivery(
                 await nursery.start(delivery.run)
             else:
                 events.drop_cursor(CURSOR_NAME)
+            if getattr(config, "post_stdout", False):
+                await nursery.start(StdoutReporter(options, events).run)
             if poll.poll_api and local_api:
                 await nursery.start(
                     run_polling, poll, events, client, local_api, access_token

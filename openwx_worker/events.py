@@ -65,6 +65,16 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 
+def _seen_keys(msg_id: str | None) -> tuple[str, ...]:
+    """The ids to remember for a published item: a sent message's report id is
+    "<MsgID>:<chat id>", and WeChat echoes that message back with the bare MsgID."""
+    if not msg_id:
+        return ()
+    msg_id = str(msg_id)
+    bare = msg_id.split(":", 1)[0]
+    return (msg_id, bare) if bare and bare != msg_id else (msg_id,)
+
+
 class StoredItem(msgspec.Struct, frozen=True):
     """One row of the log: the item's JSON exactly as published (event_id included)."""
 
@@ -154,7 +164,8 @@ class EventLog:
         """Give `item` (a models.Message or models.Event) its event_id, store it, wake readers.
 
         The id is set on the item (`item.event_id`) and returned. For a message, its
-        `id` is remembered for `seen_msg_id`; `msg_id` overrides which id is remembered
+        `id` is remembered for `seen_msg_id` (for a sent message's "<MsgID>:<chat>" the
+        bare MsgID too, as WeChat echoes it); `msg_id` overrides which id is remembered
         (use it too for events born of a WeChat message, e.g. friend_request, so that a
         replay after re-login can be recognised).
         """
@@ -175,8 +186,8 @@ class EventLog:
                 "INSERT INTO log (event_id, created, post_type, name, body) VALUES (?,?,?,?,?)",
                 (event_id, self._now(), post_type, name, body),
             )
-            if msg_id:
-                db.execute("INSERT OR IGNORE INTO seen (msg_id) VALUES (?)", (str(msg_id),))
+            for seen in _seen_keys(msg_id):
+                db.execute("INSERT OR IGNORE INTO seen (msg_id) VALUES (?)", (seen,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -11,8 +11,9 @@ Differences from Mojo::Weixin, both from reference H.6:
 * a local `media` path works (the document promises it), but only inside the folders
   local media reads are confined to (`config.allowed_media_dirs`);
 * a `send_message` report may be answered with text (to the same chat) as before,
-  except reports of messages that replies themselves produced (`from: "code"`, or an
-  id this sender just sent): answering those looped forever.
+  except reports of messages that replies themselves produced (`from: "code"`, or the
+  MsgID of a message this sender sent, which also catches WeChat's echo of it should
+  the client report that echo): answering those looped forever.
 
 Replies run in their own task (`ReplySender.run`) so that a slow send (WeChat pacing,
 a media upload) does not hold up delivery of the next reports.
@@ -57,13 +58,20 @@ def _text_value(value: Any) -> str | None:
     return None
 
 
+def may_ask_for_reply(response: httpx.Response) -> bool:
+    """A cheap first look: only a 2xx JSON answer with a non-empty object can ask."""
+    return (
+        200 <= response.status_code < 300
+        and response.content not in (b"", b"{}")
+        and _JSON_TYPE.match(response.headers.get("content-type", "")) is not None
+    )
+
+
 def parse_reply(
     item: Any, response: httpx.Response, *, own_sends: Container[str] = ()
 ) -> ReplyRequest | None:
     """The reply a webhook's answer asks for, or None (most answers ask for nothing)."""
-    if not 200 <= response.status_code < 300:
-        return None
-    if not _JSON_TYPE.match(response.headers.get("content-type", "")):
+    if not may_ask_for_reply(response):
         return None
     try:
         answer = msgspec.json.decode(response.content)
@@ -87,7 +95,8 @@ def parse_reply(
         elif kind == "friend_message":
             chat = item.sender_id
     elif post_type == "send_message":
-        if getattr(item, "from_", None) == "code" or item.id in own_sends:
+        bare = str(item.id).split(":", 1)[0]  # "<MsgID>:<chat>" or a bare MsgID (echoes)
+        if getattr(item, "from_", None) == "code" or item.id in own_sends or bare in own_sends:
             log.debug("no reply to report %s: it is itself a reply (H.6)", item.event_id)
             return None
         if getattr(item, "format", "text") not in ("text", "", None):
@@ -170,6 +179,7 @@ class ReplySender:
             return
         self.sent += 1
         self._remember(getattr(result, "id", None))
+        self._remember(getattr(result, "msg_id", None))
 
     def _remember(self, msg_id: Any) -> None:
         if not isinstance(msg_id, str) or not msg_id:

@@ -59,7 +59,8 @@ class Worker:
         self._stop.set()
 
     async def wait_stopped(self) -> None:
-        """Return when the worker should exit: a stop request or a client that stopped."""
+        """Return when the worker should exit: a stop request or a client that stopped
+        by itself, once the client has finished stopping."""
         async with trio.open_nursery() as nursery:
             async def stop_on(wait) -> None:
                 await wait()
@@ -67,6 +68,7 @@ class Worker:
 
             nursery.start_soon(stop_on, self._stop.wait)
             nursery.start_soon(stop_on, self.client.wait_stopped)
+        await self.client.wait_stopped()
 
 
 def _hypercorn_config(config: WorkerConfig) -> HypercornConfig:

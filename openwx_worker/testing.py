@@ -25,7 +25,29 @@ import trio
 from openwx_worker.config import WorkerConfig
 from openwx_worker.runtime import Worker, open_worker
 
-LOGIN_TIMEOUT = 60.0  # trio seconds (tests use an autojump clock, so this is cheap)
+LOGIN_TIMEOUT = 600.0  # trio seconds (tests use an autojump clock, so this is cheap)
+TICK = 5.0  # see ticking
+
+
+@asynccontextmanager
+async def ticking() -> AsyncIterator[None]:
+    """Keep a deadline at most TICK trio-seconds away while the block runs.
+
+    With an autojump clock, time jumps to the next deadline whenever every task
+    waits for a short real-time moment, for example while a state file is written
+    in a worker thread (``trio.to_thread``).  Without a near deadline such a jump
+    lands directly on a test's timeout.  With this ticker a jump moves time by at
+    most TICK, so a timeout only fires after many real stalls in a row.
+    """
+
+    async def tick() -> None:
+        while True:  # noqa: ASYNC110 - the sleep is the point: a near deadline
+            await trio.sleep(TICK)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(tick)
+        yield
+        nursery.cancel_scope.cancel()
 
 
 def worker_config(sim: Any, tmp_path: Path | str, **overrides: Any) -> WorkerConfig:
@@ -59,7 +81,7 @@ async def running_client(sim: Any, tmp_path: Path | str, *, wait: bool = True,
 
     config = worker_config(sim, tmp_path, **overrides)
     with open_state(config) as machine, open_event_log(config) as events:
-        async with open_client(config, machine, events) as client:
+        async with ticking(), open_client(config, machine, events) as client:
             if wait:
                 with trio.fail_after(LOGIN_TIMEOUT):
                     await client.wait_running()
@@ -71,17 +93,17 @@ async def running_worker(sim: Any, tmp_path: Path | str, *, wait: bool = True,
                          **overrides: Any) -> AsyncIterator[Worker]:
     """A worker on ``sim``; with ``wait`` it is yielded once its client is running."""
     config = worker_config(sim, tmp_path, **overrides)
-    async with open_worker(config) as worker:
+    async with ticking(), open_worker(config) as worker:
         if wait:
             with trio.fail_after(LOGIN_TIMEOUT):
                 await worker.client.wait_running()
         yield worker
 
 
-async def wait_for_login(sim: Any, timeout: float = LOGIN_TIMEOUT) -> str:
+async def wait_for_login(sim: Any) -> str:
     """The uuid of the first pending QR login on the simulator (polls /sim/logins)."""
     async with httpx.AsyncClient(base_url=sim.base_url) as http:
-        with trio.fail_after(timeout):
+        with trio.fail_after(LOGIN_TIMEOUT):
             while True:
                 logins = (await http.get("/sim/logins")).json()
                 waiting = [x for x in logins if x.get("state") == "waiting" and not x.get("push")]
@@ -103,12 +125,11 @@ async def scan_and_confirm(sim: Any, account: str | None = None, *, confirm: boo
     return uuid
 
 
-async def wait_item(worker: Any, predicate, *, after: int = 0,
-                    timeout: float = LOGIN_TIMEOUT):
+async def wait_item(worker: Any, predicate, *, after: int = 0):
     """The first message or event on the worker's log after ``after`` matching ``predicate``."""
     events = worker.events
     cursor = after
-    with trio.fail_after(timeout):
+    with trio.fail_after(LOGIN_TIMEOUT):
         while True:
             for item in events.read_after(cursor, 1000):
                 cursor = item.event_id or cursor

@@ -4,9 +4,13 @@ Each `scripts/bench_*.py` prints lines of the form
 
     name: VALUE [unit] (target OP NUMBER [unit])
 
-where OP is one of < <= > >= (or ≤ ≥). Lines of any other form are passed through
-to stderr as the script's own commentary. A script that fails is reported as such;
-the others still run.
+where OP is one of < <= > >= (or ≤ ≥); numbers may have thousands separators
+(`2,345`). A line `name: VALUE [unit]` without a target becomes an informative row
+(met "-"). Every line is also passed through to stderr as the script's commentary.
+A script that fails, or prints no figure, is reported as such; the others still run.
+
+    scripts/bench                 # every script
+    scripts/bench delivery        # scripts/bench_delivery.py only
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ import sys
 import time
 from pathlib import Path
 
+_NUMBER = r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+"
 _FIGURE = re.compile(
-    r"^\s*(?P<name>[\w.\-/ ]+?):\s*(?P<value>-?[\d.]+)\s*(?P<unit>[^\s(]*)\s*"
-    r"\(target\s*(?P<op><=|>=|<|>|≤|≥)\s*(?P<target>-?[\d.]+)\s*(?P<tunit>[^)]*)\)"
+    rf"^\s*(?P<name>[^:]+?):\s*(?P<value>{_NUMBER})\s*(?P<unit>[^\s(]*)\s*"
+    rf"\(target\s*(?P<op><=|>=|<|>|≤|≥)\s*(?P<target>{_NUMBER})\s*(?P<tunit>[^)]*)\)\s*$"
 )
+_INFO = re.compile(rf"^\s*(?P<name>[^:]+?):\s*(?P<value>{_NUMBER})\s*(?P<unit>[^\s(]*)\s*$")
+_SCRIPT_TIMEOUT = 240  # seconds; the whole suite must stay under 5 minutes on 2 cores
 _OPS = {
     "<": lambda v, t: v < t,
     "<=": lambda v, t: v <= t,
@@ -31,18 +38,24 @@ _OPS = {
 }
 
 
-def parse_figures(text: str) -> list[tuple[str, str, str, bool]]:
-    rows = []
+def _num(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def parse_figures(text: str) -> list[tuple[str, str, str, bool | None]]:
+    """(figure, value, target, met) for each figure line; met is None without a target."""
+    rows: list[tuple[str, str, str, bool | None]] = []
     for line in text.splitlines():
         m = _FIGURE.match(line)
-        if not m:
+        if m:
+            met = _OPS[m["op"]](_num(m["value"]), _num(m["target"]))
+            unit = m["unit"] or m["tunit"].strip()
+            target = f"{m['op']} {m['target']} {m['tunit'].strip()}".strip()
+            rows.append((m["name"].strip(), f"{m['value']} {unit}".strip(), target, met))
             continue
-        value, target = float(m["value"]), float(m["target"])
-        met = _OPS[m["op"]](value, target)
-        unit = m["unit"] or m["tunit"].strip()
-        rows.append(
-            (m["name"].strip(), f"{m['value']} {unit}".strip(), f"{m['op']} {m['target']} {m['tunit'].strip()}".strip(), met)
-        )
+        m = _INFO.match(line)
+        if m:
+            rows.append((m["name"].strip(), f"{m['value']} {m['unit']}".strip(), "", None))
     return rows
 
 
@@ -53,23 +66,31 @@ def main(argv: list[str]) -> int:
     if only:
         scripts = [p for p in scripts if p.stem.removeprefix("bench_") in only]
     table: list[tuple[str, str, str, str]] = []
+    begun = time.monotonic()
     for script in scripts:
         started = time.monotonic()
         print(f"running {script.name} ...", file=sys.stderr, flush=True)
-        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+        try:
+            proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                                  timeout=_SCRIPT_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+            proc = subprocess.CompletedProcess(exc.cmd, -1, out, f"timed out after {_SCRIPT_TIMEOUT} s\n")
         took = time.monotonic() - started
         sys.stderr.write(proc.stdout + proc.stderr)
         rows = parse_figures(proc.stdout)
-        if proc.returncode != 0 or not rows:
-            table.append((script.stem, f"failed (exit {proc.returncode})", "", "no"))
+        if proc.returncode != 0 or not any(met is not None for *_, met in rows):
+            table.append((script.stem, f"failed (exit {proc.returncode})", "", "NO"))
         for name, value, target, met in rows:
-            table.append((name, value, target, "yes" if met else "NO"))
+            table.append((name, value, target, "-" if met is None else "yes" if met else "NO"))
         print(f"  {script.name} took {took:.1f} s", file=sys.stderr, flush=True)
     widths = [max(len(r[i]) for r in table + [("figure", "value", "target", "met")]) for i in range(4)]
     header = ("figure", "value", "target", "met")
     for row in [header, tuple("-" * w for w in widths), *table]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-    return 0 if all(r[3] == "yes" for r in table) else 1
+    print(f"\n{sum(r[3] == 'yes' for r in table)} of {sum(r[3] != '-' for r in table)} "
+          f"targets met in {time.monotonic() - begun:.0f} s")
+    return 0 if all(r[3] != "NO" for r in table) else 1
 
 
 if __name__ == "__main__":

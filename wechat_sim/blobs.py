@@ -23,21 +23,15 @@ def jpeg(seed: str, size: tuple[int, int] = (64, 64)) -> bytes:
 
 
 def qr_jpeg(text: str) -> bytes:
-    """The QR code of `text` as a JPEG (segno matrix drawn with Pillow)."""
+    """The QR code of `text` as a JPEG: the segno matrix as a 1-pixel-per-module image,
+    scaled up with NEAREST (fast enough to run inline, well under a millisecond)."""
     qr = segno.make(text, error="m")
     scale, border = 6, 4
-    matrix = [list(row) for row in qr.matrix]
-    n = len(matrix)
-    side = (n + 2 * border) * scale
-    img = Image.new("L", (side, side), 255)
-    pixels = img.load()
-    for y, row in enumerate(matrix):
-        for x, dark in enumerate(row):
-            if dark:
-                x0, y0 = (x + border) * scale, (y + border) * scale
-                for dy in range(scale):
-                    for dx in range(scale):
-                        pixels[x0 + dx, y0 + dy] = 0
+    rows = [bytes(0 if dark else 255 for dark in row) for row in qr.matrix]
+    n = len(rows)
+    small = Image.new("L", (n + 2 * border, n + 2 * border), 255)
+    small.paste(Image.frombytes("L", (n, n), b"".join(rows)), (border, border))
+    img = small.resize((small.width * scale, small.height * scale), Image.NEAREST)
     buf = io.BytesIO()
     img.save(buf, format="JPEG", quality=90)
     return buf.getvalue()

@@ -153,6 +153,17 @@ class ChangeVerbs:
             m.msg_type, m.status = 10002, 4
             m.content = C.revoke_xml(chat, old.msg_id, text)
 
+    def phone_status(self: World, account_wxid: str, code: int, chat: str) -> Message:
+        """The phone reads (1), enters (2) or leaves (5) a chat: a MsgType 51 (7.4)."""
+        account = self.account(account_wxid)
+        if code not in (1, 2, 5):
+            raise BadRequest("code must be 1, 2 or 5")
+        if chat not in self.people and chat not in self.groups:
+            raise BadRequest(f"unknown chat {chat!r}")
+        m = self.new_message(51, account.wxid, chat, content="", status_notify_code=code,
+                             status_notify_wxids=[chat])  # fmt: skip
+        return self.deliver(account.wxid, m)
+
     def friend_request(
         self: World, account_wxid: str, person: Person, greeting: str = ""
     ) -> Message:
@@ -183,7 +194,9 @@ class ChangeVerbs:
         self.push(account.wxid, SyncItem("mod", wxid=person.wxid))
         if notice:
             text = f"你已添加了{self.display(account, person.wxid)}，现在可以开始聊天了。"
-            self.deliver(account.wxid, self.new_message(10000, person.wxid, account.wxid, content=text))
+            self.deliver(
+                account.wxid, self.new_message(10000, person.wxid, account.wxid, content=text)
+            )
 
     def remove_friend(self: World, account_wxid: str, wxid: str) -> None:
         account = self.account(account_wxid)
@@ -211,27 +224,52 @@ class ChangeVerbs:
                     self.deliver(member, m)
 
     def join_group(
-        self: World, group_wxid: str, wxids: list[str], inviter: str | None = None
+        self: World,
+        group_wxid: str,
+        wxids: list[str],
+        inviter: str | None = None,
+        *,
+        via_qr: bool = False,
     ) -> None:
+        """Members join; with an `inviter` every member account gets the 10000 notice in its
+        own words (7.6): invited, invited you, or joined by scanning the inviter's QR."""
         g = self.group(group_wxid)
         for w in wxids:
             self.person(w)
+        before = list(g.members)
+        for w in wxids:
             if w not in g.members:
                 g.members.append(w)
         notices = {}
         if inviter is not None:
             for member in g.members:
                 if member in self.accounts:
-                    acc = self.accounts[member]
-                    names = "、".join(self.display(acc, w) for w in wxids)
-                    who = self.display(acc, inviter)
-                    if member == inviter:
-                        notices[member] = f'你邀请"{names}"加入了群聊'
-                    elif member in wxids:
-                        notices[member] = f'"{who}"邀请你加入了群聊'
-                    else:
-                        notices[member] = f'"{who}"邀请"{names}"加入了群聊'
+                    notices[member] = self._join_notice(member, wxids, inviter, before, via_qr)
         self._group_changed(group_wxid, notices)
+
+    def _join_notice(
+        self: World, member: str, wxids: list[str], inviter: str, before: list[str], via_qr: bool
+    ) -> str:
+        acc = self.accounts[member]
+
+        def names(ws: list[str]) -> str:
+            return "、".join(self.display(acc, w) for w in ws)
+
+        who = "你" if member == inviter else f'"{self.display(acc, inviter)}"'
+        if via_qr:
+            joined = "你" if wxids == [member] else f'"{names(wxids)}"'
+            return f"{joined}通过扫描{who}分享的二维码加入群聊"
+        if member == inviter:
+            return f'你邀请"{names(wxids)}"加入了群聊'
+        if member in wxids:
+            fellows = [w for w in wxids if w != member]
+            if fellows:
+                return f'{who}邀请你和"{names(fellows)}"加入了群聊'
+            others = [w for w in before if w not in (member, inviter)]
+            if others:
+                return f"{who}邀请你加入了群聊，群聊参与人还有：{names(others)}"
+            return f"{who}邀请你加入了群聊"
+        return f'{who}邀请"{names(wxids)}"加入了群聊'
 
     def leave_group(self: World, group_wxid: str, wxid: str, by: str | None = None) -> None:
         """A member leaves (no notice) or is removed by `by` (notice to the remover)."""

@@ -58,3 +58,23 @@ def serve_cmd(
         trio.run(run)
     except KeyboardInterrupt:
         pass
+
+
+@main.command("world")
+@click.option("--friends", type=int, default=20, show_default=True)
+@click.option("--groups", type=int, default=3, show_default=True)
+@click.option("--members", type=int, default=10, show_default=True)
+@click.option("--accounts", type=int, default=2, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--default", "default_world", is_flag=True, help="the small default world")
+def world_cmd(friends, groups, members, accounts, seed, default_world) -> None:
+    """Print a world file (JSON) to edit and pass to `serve --world`."""
+    import msgspec
+
+    if default_world:
+        spec = worldgen.default_spec()
+    else:
+        spec = worldgen.generate_spec(
+            friends=friends, groups=groups, members=members, seed=seed, accounts=accounts
+        )
+    click.echo(msgspec.json.format(msgspec.json.encode(spec), indent=2).decode())

@@ -90,7 +90,7 @@ def emoji_xml(from_wxid: str, to_wxid: str, data: bytes) -> str:
 def card_xml(r: Recommend, *, stranger_id: str) -> str:
     return (
         '<?xml version="1.0"?>\n<msg bigheadimgurl="" smallheadimgurl="" '
-        f"username={quoteattr(stranger_id)} nickname={quoteattr(r.nickname)} shortpy=\"\" "
+        f'username={quoteattr(stranger_id)} nickname={quoteattr(r.nickname)} shortpy="" '
         f'alias={quoteattr(r.alias)} imagestatus="3" scene="17" province={quoteattr(r.province)} '
         f'city={quoteattr(r.city)} sign="" sex="{r.sex}" certflag="0" certinfo="" '
         'brandIconUrl="" brandHomeUrl="" brandSubscriptConfigUrl="" '

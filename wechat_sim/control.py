@@ -12,8 +12,8 @@ import re
 
 import msgspec
 
+from wechat_sim import control_changes, control_extra
 from wechat_sim.errors import BadRequest, NotFound, SimError
-from wechat_sim.model import Person
 from wechat_sim.protocol.http import Request, Response
 from wechat_sim.world import World
 
@@ -42,44 +42,6 @@ class LogoutIn(msgspec.Struct, forbid_unknown_fields=True):
     retcode: int = 1101
 
 
-class PersonIn(msgspec.Struct, forbid_unknown_fields=True):
-    wxid: str
-    nickname: str = ""
-    sex: int = 0
-    province: str = ""
-    city: str = ""
-    signature: str = ""
-    alias: str = ""
-    verify_flag: int = 0
-
-
-class FriendRequestIn(msgspec.Struct, forbid_unknown_fields=True, rename={"from_": "from"}):
-    from_: PersonIn
-    greeting: str = ""
-
-
-class FriendIn(PersonIn, forbid_unknown_fields=True):
-    notice: bool = True
-
-
-class RenameIn(msgspec.Struct, forbid_unknown_fields=True):
-    nickname: str
-
-
-class MembersIn(msgspec.Struct, forbid_unknown_fields=True):
-    wxids: list[str]
-    inviter: str | None = None
-
-
-class RemoveMemberIn(msgspec.Struct, forbid_unknown_fields=True):
-    by: str | None = None
-
-
-class TopicIn(msgspec.Struct, forbid_unknown_fields=True):
-    topic: str
-    by: str | None = None
-
-
 def _body(req: Request, type_):
     try:
         return msgspec.json.decode(req.body or b"{}", type=type_)
@@ -89,15 +51,6 @@ def _body(req: Request, type_):
 
 def _ok(obj: object, status: int = 200) -> Response:
     return Response.json(obj, status, "application/json")
-
-
-def _person(req_person: PersonIn, world: World) -> Person:
-    if req_person.wxid in world.people:
-        return world.people[req_person.wxid]
-    fields = msgspec.structs.asdict(req_person)
-    fields.pop("notice", None)
-    fields["nickname"] = fields["nickname"] or req_person.wxid
-    return Person(**fields)
 
 
 # -- handlers -------------------------------------------------------------------------------
@@ -134,9 +87,13 @@ def get_account(world: World, req: Request, wxid: str) -> Response:
     ]
     return _ok(
         {
-            "wxid": a.wxid, "nickname": a.person.nickname, "uin": a.uin,
-            "main_host": a.main_host, "logged_in": world.logged_in(wxid),
-            "friends": friends, "groups": groups,
+            "wxid": a.wxid,
+            "nickname": a.person.nickname,
+            "uin": a.uin,
+            "main_host": a.main_host,
+            "logged_in": world.logged_in(wxid),
+            "friends": friends,
+            "groups": groups,
         }  # fmt: skip
     )
 
@@ -147,8 +104,13 @@ def list_logins(world: World, req: Request) -> Response:
         login = world.get_login(uuid)
         assert login is not None
         out.append(
-            {"uuid": uuid, "state": login.state.value, "account": login.account,
-             "push": login.push, "desktop": login.desktop}  # fmt: skip
+            {
+                "uuid": uuid,
+                "state": login.state.value,
+                "account": login.account,
+                "push": login.push,
+                "desktop": login.desktop,
+            }  # fmt: skip
         )
     return _ok(out)
 
@@ -188,8 +150,15 @@ def post_message(world: World, req: Request, wxid: str) -> Response:
 def get_sent(world: World, req: Request, wxid: str) -> Response:
     return _ok(
         [
-            {"to": s.to, "type": s.type, "content": s.content, "msg_id": s.msg_id,
-             "time": s.time, "msg_type": s.msg_type}  # fmt: skip
+            {
+                "to": s.to,
+                "type": s.type,
+                "content": s.content,
+                "msg_id": s.msg_id,
+                "time": s.time,
+                "msg_type": s.msg_type,
+                **control_extra.sent_extra(world, wxid, s),  # media info, revoked
+            }  # fmt: skip
             for s in world.account(wxid).sent
         ]
     )
@@ -203,51 +172,18 @@ def logout(world: World, req: Request, wxid: str) -> Response:
     return _ok({"ended": world.end_sessions(wxid, body.retcode)})
 
 
-def friend_request(world: World, req: Request, wxid: str) -> Response:
-    body = _body(req, FriendRequestIn)
-    message = world.friend_request(wxid, _person(body.from_, world), body.greeting)
-    return _ok({"msg_id": str(message.msg_id), "wxid": body.from_.wxid})
-
-
-def add_friend(world: World, req: Request, wxid: str) -> Response:
-    body = _body(req, FriendIn)
-    world.add_friend(wxid, _person(body, world), notice=body.notice)
-    return _ok({"wxid": body.wxid})
-
-
-def remove_friend(world: World, req: Request, wxid: str, friend: str) -> Response:
-    world.remove_friend(wxid, friend)
-    return _ok({"wxid": friend})
-
-
-def rename_person(world: World, req: Request, wxid: str) -> Response:
-    world.rename_person(wxid, _body(req, RenameIn).nickname)
-    return _ok({"wxid": wxid})
-
-
-def add_members(world: World, req: Request, gid: str) -> Response:
-    body = _body(req, MembersIn)
-    world.join_group(gid, body.wxids, body.inviter)
-    return _ok({"members": world.group(gid).members})
-
-
-def remove_member(world: World, req: Request, gid: str, member: str) -> Response:
-    body = _body(req, RemoveMemberIn)
-    world.leave_group(gid, member, body.by)
-    return _ok({"members": world.group(gid).members})
-
-
-def rename_group(world: World, req: Request, gid: str) -> Response:
-    body = _body(req, TopicIn)
-    world.rename_group(gid, body.topic, body.by)
-    return _ok({"wxid": gid, "topic": body.topic})
-
-
 def list_sessions(world: World, req: Request) -> Response:
     return _ok(
         [
-            {"account": s.account, "uin": s.uin, "sid": s.sid, "alive": s.alive,
-             "ended": s.ended, "main_host": s.main_host, "pending": len(s.log)}  # fmt: skip
+            {
+                "account": s.account,
+                "uin": s.uin,
+                "sid": s.sid,
+                "alive": s.alive,
+                "ended": s.ended,
+                "main_host": s.main_host,
+                "pending": len(s.log),
+            }  # fmt: skip
             for s in world.sessions
         ]
     )
@@ -265,14 +201,9 @@ CONTROL_ROUTES = (
     ("POST", rf"/sim/accounts/{_SEG}/messages", post_message),
     ("GET", rf"/sim/accounts/{_SEG}/sent", get_sent),
     ("POST", rf"/sim/accounts/{_SEG}/logout", logout),
-    ("POST", rf"/sim/accounts/{_SEG}/friend_requests", friend_request),
-    ("POST", rf"/sim/accounts/{_SEG}/friends", add_friend),
-    ("DELETE", rf"/sim/accounts/{_SEG}/friends/{_SEG}", remove_friend),
-    ("POST", rf"/sim/people/{_SEG}/rename", rename_person),
-    ("POST", rf"/sim/groups/{_SEG}/members", add_members),
-    ("POST", rf"/sim/groups/{_SEG}/members/{_SEG}/remove", remove_member),
-    ("POST", rf"/sim/groups/{_SEG}/rename", rename_group),
     ("GET", r"/sim/sessions", list_sessions),
+    *control_changes.ROUTES,  # contacts, groups, auto-replies, settings, config
+    *control_extra.ROUTES,  # faults, sent media bytes, web friend requests
 )
 _COMPILED = [(m, re.compile(p + r"/?"), h) for m, p, h in CONTROL_ROUTES]
 

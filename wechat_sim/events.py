@@ -141,8 +141,9 @@ class EventVerbs:
         if to_wxid in self.groups and account.wxid not in self.groups[to_wxid].members:
             raise SimError(RET_GROUP_GONE, "not a member of this group")
         message = self.new_message(
-            msg_type, account.wxid, to_wxid, content=content, client_msg_id=client_msg_id, **fields
-        )
+            msg_type, account.wxid, to_wxid, content=content, client_msg_id=client_msg_id,
+            sent_at=self.now(), **fields,
+        )  # fmt: skip
         if client_msg_id:
             session.client_msg_ids[client_msg_id] = message.msg_id
         account.messages[message.msg_id] = message
@@ -152,7 +153,23 @@ class EventVerbs:
         if self.config.echo_sent:
             self.push(account.wxid, SyncItem("msg", message=message))
         self._forward_to_accounts(account, message)
+        self._auto_reply(account, message)
         return message
+
+    def _auto_reply(self: World, account: Account, message: Message) -> None:
+        rule = account.auto_replies.get(message.to_wxid)
+        if rule is None or message.msg_type != 1:
+            return
+        text = rule.reply if rule.reply is not None else message.content
+        group = message.to_wxid if message.to_wxid in self.groups else None
+        sender = rule.member if group else message.to_wxid
+        if sender is None:
+            return
+
+        def answer() -> None:
+            self.incoming(account.wxid, sender, "text", text, group=group)
+
+        self.timers.call_at(self.now() + rule.delay, answer)
 
     def _forward_to_accounts(self: World, sender: Account, message: Message) -> None:
         """Other simulated accounts receive what one account sends them."""

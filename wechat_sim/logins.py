@@ -25,9 +25,7 @@ BARRED_TEXT = (
 class LoginVerbs:
     """Mixed into `World`."""
 
-    def new_login(
-        self: World, *, desktop: bool = False, cookie_uin: int | None = None
-    ) -> Login:
+    def new_login(self: World, *, desktop: bool = False, cookie_uin: int | None = None) -> Login:
         """A fresh uuid for a QR login (jslogin)."""
         now = self.now()
         login = Login(
@@ -94,7 +92,9 @@ class LoginVerbs:
 
     def next_change_at(self: World, login: Login) -> float | None:
         """When time alone will next change this login (expiry or an auto step)."""
-        times = [login.expires_at] if login.state in (LoginState.WAITING, LoginState.SCANNED) else []
+        times = (
+            [login.expires_at] if login.state in (LoginState.WAITING, LoginState.SCANNED) else []
+        )
         if login.auto_at is not None:
             times.append(login.auto_at)
         return min(times) if times else None

@@ -117,6 +117,7 @@ class Message:
     media_mime: str = ""
     media_id: str = ""  # attachments (app type 6) and uploaded media
     client_msg_id: str = ""
+    sent_at: float | None = None  # trio time a web session sent it (revoke window, 8.5)
 
 
 @dataclass
@@ -145,10 +146,20 @@ class Account:
     messages: dict[int, Message] = field(default_factory=dict)
     sent: list[SentRecord] = field(default_factory=list)
     pending_requests: dict[str, Recommend] = field(default_factory=dict)  # by wxid
+    auto_replies: dict[str, AutoReply] = field(default_factory=dict)  # by chat wxid
 
     @property
     def wxid(self) -> str:
         return self.person.wxid
+
+
+@dataclass
+class AutoReply:
+    """A contact (or a member of a group) that answers what the account sends it."""
+
+    reply: str | None  # None: echo the text back
+    delay: float = 1.0
+    member: str | None = None  # for a group: who answers
 
 
 class LoginState(enum.Enum):

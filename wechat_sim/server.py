@@ -9,6 +9,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
 from wechat_sim.protocol.app import create_app
+from wechat_sim.timers import run_timers
 from wechat_sim.world import World
 
 
@@ -29,11 +30,17 @@ async def serve(
     *,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled; `task_status.started(base_url)` once listening (port 0 ok)."""
+    """Serve until cancelled; `task_status.started(base_url)` once listening (port 0 ok).
+
+    Also runs the world's timers (auto-replies) for as long as it serves.
+    """
 
     async def _serve(*, task_status=trio.TASK_STATUS_IGNORED):
-        await hypercorn_serve(create_app(world), hypercorn_config(host, port), task_status=task_status)
+        await hypercorn_serve(
+            create_app(world), hypercorn_config(host, port), task_status=task_status
+        )
 
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_timers, world.timers)
         binds = await nursery.start(_serve)
         task_status.started(binds[0])

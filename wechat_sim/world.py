@@ -18,7 +18,9 @@ from wechat_sim import ids
 from wechat_sim.changes import ChangeVerbs
 from wechat_sim.errors import RET_SESSION_INVALID, NotFound, SessionEnded, SimError
 from wechat_sim.events import EventVerbs
+from wechat_sim.faults import Faults
 from wechat_sim.logins import LoginVerbs
+from wechat_sim.media import MediaStore, MediaVerbs
 from wechat_sim.model import (
     Account,
     Friendship,
@@ -29,6 +31,8 @@ from wechat_sim.model import (
     Session,
     SyncItem,
 )
+from wechat_sim.ops import OpsState, OpsVerbs
+from wechat_sim.timers import Timers
 
 
 @dataclass
@@ -44,9 +48,10 @@ class SimConfig:
     contact_page: int = 500  # webwxgetcontact page size (Seq paging)
     sync_page: int = 100  # AddMsgList items per webwxsync before ContinueFlag
     revoke_window: float = 120.0
+    strict_verify_ticket: bool = False  # webwxverifyuser Opcode 3 without a ticket -> Ret 1
 
 
-class World(LoginVerbs, EventVerbs, ChangeVerbs):
+class World(LoginVerbs, EventVerbs, ChangeVerbs, MediaVerbs, OpsVerbs):
     """Accounts (phones), people, groups, pending logins and live sessions."""
 
     def __init__(
@@ -66,6 +71,10 @@ class World(LoginVerbs, EventVerbs, ChangeVerbs):
         self.sessions: list[Session] = []
         self.logins_changed = Notifier()
         self.last_login_by_uin: dict[int, str] = {}
+        self.media = MediaStore()  # uploads, media blobs, avatars (media.py)
+        self.ops_state = OpsState()  # web friend requests, pinned groups, revokes (ops.py)
+        self.faults = Faults()  # pending fault injections (faults.py)
+        self.timers = Timers()  # fired by timers.run_timers in the server's nursery
         self._next_msg_id = 1_000_000_000_000_000_000 + self.rng.randrange(10**17)
 
     # -- time -----------------------------------------------------------------------

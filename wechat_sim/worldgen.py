@@ -9,12 +9,15 @@ World file (JSON; unknown keys are refused so typos surface)::
      "groups":   [{"wxid": "1234567890@chatroom", "topic": "Team", "owner": "wxid_alice",
                    "members": ["wxid_alice", "wxid_carol"]}]}
 
-The specials `filehelper`, `weixin` and `fmessage` always exist as people.
+The same keys in TOML (`[[people]]`, `[[accounts]]`, `[[accounts.friends]]`, `[[groups]]`)
+when the file name ends in `.toml`. The specials `filehelper`, `weixin` and `fmessage`
+always exist as people.
 """
 
 from __future__ import annotations
 
 import random
+import tomllib
 from pathlib import Path
 
 import msgspec
@@ -100,8 +103,12 @@ def build(spec: WorldSpec, config: SimConfig | None = None, seed: int | None = N
 
 
 def load(path: str | Path, config: SimConfig | None = None, seed: int | None = None) -> World:
-    """A World from a JSON world file."""
-    spec = msgspec.json.decode(Path(path).read_bytes(), type=WorldSpec)
+    """A World from a world file: JSON, or TOML when the name ends in `.toml`."""
+    path = Path(path)
+    if path.suffix == ".toml":
+        spec = msgspec.convert(tomllib.loads(path.read_text("utf-8")), type=WorldSpec)
+    else:
+        spec = msgspec.json.decode(path.read_bytes(), type=WorldSpec)
     return build(spec, config, seed)
 
 
@@ -171,7 +178,9 @@ def generate_spec(
         friend_list += [
             FriendSpec(w, remark=f"备注{i}" if i % 5 == 0 else "") for i, w in enumerate(pool)
         ]
-        account_specs.append(AccountSpec(wxid, f"Account {a}", uin=ids.uin(rng), friends=friend_list))
+        account_specs.append(
+            AccountSpec(wxid, f"Account {a}", uin=ids.uin(rng), friends=friend_list)
+        )
         strangers = []
         for g in range(groups):
             need = max(0, members - 1)
@@ -182,9 +191,7 @@ def generate_spec(
                 strangers.append(s.wxid)
                 chosen.append(s.wxid)
             owner = wxid if g % 2 == 0 or not chosen else chosen[0]
-            group_specs.append(
-                GroupSpec(ids.chatroom(rng), f"群{a}-{g}", owner, [wxid, *chosen])
-            )
+            group_specs.append(GroupSpec(ids.chatroom(rng), f"群{a}-{g}", owner, [wxid, *chosen]))
     return WorldSpec(people=people, accounts=account_specs, groups=group_specs)
 
 

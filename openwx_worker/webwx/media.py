@@ -44,12 +44,12 @@ async def download_message_media(session: Session, msg: AddMsg) -> tuple[bytes, 
     return await _get(session, session.hosts.url("file", "webwxgetmedia"), "getmedia", params)
 
 
-async def download_avatar(session: Session, head_img_url: str, user_name: str, *,
-                          group: bool = False) -> tuple[bytes, str]:
-    """An avatar: the contact's HeadImgUrl on the main host, or the icon endpoint."""
-    if head_img_url.startswith("/"):
-        url = f"https://{session.hosts.main}{head_img_url}"
-        return await _get(session, url, "avatar", {})
+async def download_avatar(session: Session, user_name: str, *, group: bool = False,
+                          chatroom_id: str = "") -> tuple[bytes, str]:
+    """An avatar: webwxgetheadimg for a group, webwxgeticon for a person (with
+    ``chatroomid`` for a group member who is not a friend)."""
     name = "webwxgetheadimg" if group else "webwxgeticon"
-    return await _get(session, session.hosts.url("main", name), "avatar",
-                      {"username": user_name, "skey": session.creds.skey, "seq": "0"})
+    params = {"seq": "0", "username": user_name, "skey": session.creds.skey}
+    if chatroom_id:
+        params["chatroomid"] = chatroom_id
+    return await _get(session, session.hosts.url("main", name), "avatar", params)

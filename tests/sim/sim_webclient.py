@@ -83,7 +83,9 @@ class WebClient:
 
     async def qr_login(self, account: str, *, v2: bool = True) -> Creds:
         uuid = await self.jslogin()
-        assert (await self.control("POST", f"/sim/logins/{uuid}/scan", {"account": account})).status_code == 200
+        assert (
+            await self.control("POST", f"/sim/logins/{uuid}/scan", {"account": account})
+        ).status_code == 200
         assert (await self.control("POST", f"/sim/logins/{uuid}/confirm")).status_code == 200
         code, body = await self.poll(uuid)
         if code == 201:
@@ -121,8 +123,13 @@ class WebClient:
         me = self.creds.user["UserName"]  # type: ignore[union-attr]
         return await self.post(
             "webwxstatusnotify",
-            {"BaseRequest": self.base_request(), "Code": 3, "FromUserName": me,
-             "ToUserName": me, "ClientMsgId": int(time.time() * 1000)},  # fmt: skip
+            {
+                "BaseRequest": self.base_request(),
+                "Code": 3,
+                "FromUserName": me,
+                "ToUserName": me,
+                "ClientMsgId": int(time.time() * 1000),
+            },  # fmt: skip
         )
 
     async def getcontact(self, seq: int = 0) -> dict:
@@ -137,9 +144,13 @@ class WebClient:
     async def batch(self, names: list[str]) -> dict:
         return await self.post(
             "webwxbatchgetcontact",
-            {"BaseRequest": self.base_request(), "Count": len(names),
-             "List": [{"UserName": n, "EncryChatRoomId": ""} for n in names]},  # fmt: skip
-            type="ex", r=1,
+            {
+                "BaseRequest": self.base_request(),
+                "Count": len(names),
+                "List": [{"UserName": n, "EncryChatRoomId": ""} for n in names],
+            },  # fmt: skip
+            type="ex",
+            r=1,
         )
 
     def synckey_str(self, key: dict) -> str:
@@ -159,8 +170,12 @@ class WebClient:
         r = await self.http.get(
             f"{self.push_url()}{CGI}synccheck",
             params={
-                "r": int(time.time() * 1000), "skey": c.skey, "sid": c.sid, "uin": c.uin,
-                "deviceid": device_id(), "synckey": self.synckey_str(key or c.check_key),
+                "r": int(time.time() * 1000),
+                "skey": c.skey,
+                "sid": c.sid,
+                "uin": c.uin,
+                "deviceid": device_id(),
+                "synckey": self.synckey_str(key or c.check_key),
                 "_": int(time.time() * 1000),
             },  # fmt: skip
             timeout=60,
@@ -175,7 +190,8 @@ class WebClient:
         data = await self.post(
             "webwxsync",
             {"BaseRequest": self.base_request(), "SyncKey": key or c.sync_key, "rr": 1},
-            sid=c.sid, skey=quote(c.skey),
+            sid=c.sid,
+            skey=quote(c.skey),
         )
         if data["BaseResponse"]["Ret"] == 0:
             if data["SyncKey"]["Count"]:
@@ -189,9 +205,18 @@ class WebClient:
         me = self.creds.user["UserName"]  # type: ignore[union-attr]
         return await self.post(
             "webwxsendmsg",
-            {"BaseRequest": self.base_request(),
-             "Msg": {"Type": 1, "Content": text, "FromUserName": me, "ToUserName": to,
-                     "LocalID": cid, "ClientMsgId": cid}, "Scene": 0},  # fmt: skip
+            {
+                "BaseRequest": self.base_request(),
+                "Msg": {
+                    "Type": 1,
+                    "Content": text,
+                    "FromUserName": me,
+                    "ToUserName": to,
+                    "LocalID": cid,
+                    "ClientMsgId": cid,
+                },
+                "Scene": 0,
+            },  # fmt: skip
         )
 
     async def all_contacts(self) -> list[dict]:

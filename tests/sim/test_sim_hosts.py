@@ -39,12 +39,16 @@ async def test_login_and_sync_through_the_sim_as_proxy(sim, proxied):
     init = await web.init()
     assert init["BaseResponse"]["Ret"] == 0 and init["User"]["NickName"] == "Bob"
     assert web.push_url() == "http://webpush.wx2.qq.com"
-    await web.control("POST", f"/sim/accounts/{BOB}/messages", {"from": "wxid_erin00000000003", "content": "yo"})
+    await web.control(
+        "POST", f"/sim/accounts/{BOB}/messages", {"from": "wxid_erin00000000003", "content": "yo"}
+    )
     assert await web.synccheck() == ("0", "2")
     assert (await web.sync())["AddMsgList"][0]["Content"] == "yo"
     # the cookie jar scopes wxuin/wxsid to wx2.qq.com and its subdomains: the push host
     # identifies the session from cookies alone
-    await web.control("POST", f"/sim/accounts/{BOB}/messages", {"from": "wxid_erin00000000003", "content": "2"})
+    await web.control(
+        "POST", f"/sim/accounts/{BOB}/messages", {"from": "wxid_erin00000000003", "content": "2"}
+    )
     r = await proxied.get(
         f"http://webpush.wx2.qq.com{CGI}synccheck",
         params={"skey": creds.skey, "synckey": web.synckey_str(web.creds.check_key), "r": 1},
@@ -58,7 +62,9 @@ async def test_each_endpoint_only_on_its_host_family(sim, proxied):
     web = WebClient(proxied, "http://login.wx.qq.com")
     await web.qr_login(BOB)
     assert web.creds.main == "http://wx2.qq.com"
-    wrong_role = await proxied.get(f"http://wx2.qq.com{CGI}synccheck", params={"sid": web.creds.sid})
+    wrong_role = await proxied.get(
+        f"http://wx2.qq.com{CGI}synccheck", params={"sid": web.creds.sid}
+    )
     assert wrong_role.status_code == 404
     wrong_role = await proxied.post(f"http://webpush.wx2.qq.com{CGI}webwxinit", json={})
     assert wrong_role.status_code == 404
@@ -77,14 +83,27 @@ async def test_each_endpoint_only_on_its_host_family(sim, proxied):
 
 async def test_host_header_selects_named_mode(sim, http):
     web = WebClient(http, sim.base_url)
-    r = await http.get(sim.base_url + "/jslogin", params={"appid": "wx782c26e4c19acffb"}, headers={"Host": "login.wx.qq.com"})
+    r = await http.get(
+        sim.base_url + "/jslogin",
+        params={"appid": "wx782c26e4c19acffb"},
+        headers={"Host": "login.wx.qq.com"},
+    )
     uuid = re.search(r'uuid = "([^"]+)"', r.text).group(1)
     await web.control("POST", f"/sim/logins/{uuid}/scan", {"account": ALICE})
     await web.control("POST", f"/sim/logins/{uuid}/confirm")
-    r = await http.get(sim.base_url + CGI + "login", params={"uuid": uuid, "tip": 0}, headers={"Host": "login.wx.qq.com"})
+    r = await http.get(
+        sim.base_url + CGI + "login",
+        params={"uuid": uuid, "tip": 0},
+        headers={"Host": "login.wx.qq.com"},
+    )
     if "201" in r.text:
-        r = await http.get(sim.base_url + CGI + "login", params={"uuid": uuid, "tip": 0}, headers={"Host": "login.wx.qq.com"})
-    assert redirect_of(r.text).startswith("http://wx.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?")
+        r = await http.get(
+            sim.base_url + CGI + "login",
+            params={"uuid": uuid, "tip": 0},
+            headers={"Host": "login.wx.qq.com"},
+        )
+    # addressed by Host header the sim answers like the real service: https and real names
+    assert redirect_of(r.text).startswith("https://wx.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?")
 
 
 async def test_direct_mode_answers_with_its_own_address(web, sim):
@@ -120,3 +139,21 @@ async def test_open_sim_serves_in_the_callers_nursery():
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as http:
             await http.get(sim.base_url + "/sim/accounts")
+
+
+async def test_a_hung_up_long_poll_is_cancelled_on_the_server(web, sim):
+    """A synccheck whose client disconnects must not keep running for its whole hold."""
+    await web.qr_login(ALICE)
+    await web.init()
+    session = sim.world.live_sessions(ALICE)[0]
+    with trio.move_on_after(5) as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(web.synccheck)  # holds: nothing is pending
+            while not session.changed._event.statistics().tasks_waiting:
+                await trio.sleep(0.01)
+            nursery.cancel_scope.cancel()  # the client gives up and hangs up
+    assert not scope.cancelled_caught
+    await web.http.aclose()
+    with trio.fail_after(5):
+        while session.changed._event.statistics().tasks_waiting:
+            await trio.sleep(0.01)

@@ -13,7 +13,9 @@ from sim_webclient import ALICE, BOB, CGI, XML_RE, WebClient, redirect_of
 from wechat_sim.testing import open_sim
 from wechat_sim.world import SimConfig
 
-AVATAR_RE = re.compile(r"^window\.code=201;window\.userAvatar = 'data:img/jpg;base64,[A-Za-z0-9+/=]+';$")
+AVATAR_RE = re.compile(
+    r"^window\.code=201;window\.userAvatar = 'data:img/jpg;base64,[A-Za-z0-9+/=]+';$"
+)
 REDIRECT_RE = re.compile(
     r'^window\.code=200;\n?window\.redirect_uri="(http://[^"\s]+/cgi-bin/mmwebwx-bin/'
     r'webwxnewloginpage\?ticket=A[^&]+@qrticket_0&uuid=[^&]+&lang=zh_CN&scan=\d+)";$'
@@ -26,8 +28,12 @@ SUCCESS_XML = re.compile(
 
 
 async def test_jslogin_answer_has_the_exact_bytes(web, http, sim):
-    r = await http.get(sim.base_url + "/jslogin", params={"appid": "wx782c26e4c19acffb", "fun": "new"})
-    assert re.fullmatch(r'window\.QRLogin\.code = 200; window\.QRLogin\.uuid = "[A-Za-z0-9_-]{10}==";', r.text)
+    r = await http.get(
+        sim.base_url + "/jslogin", params={"appid": "wx782c26e4c19acffb", "fun": "new"}
+    )
+    assert re.fullmatch(
+        r'window\.QRLogin\.code = 200; window\.QRLogin\.uuid = "[A-Za-z0-9_-]{10}==";', r.text
+    )
     r = await http.post(sim.base_url + "/jslogin?appid=wx782c26e4c19acffb&fun=new")  # W uses POST
     assert "code = 200" in r.text
 
@@ -57,13 +63,22 @@ async def test_qr_login_scan_confirm_exchange(web, http, sim):
     assert SUCCESS_XML.match(r.text), r.text
     set_cookies = r.headers.get_list("set-cookie")
     names = {c.split("=", 1)[0] for c in set_cookies}
-    assert {"wxuin", "wxsid", "webwx_data_ticket", "webwxuvid", "webwx_auth_ticket", "mm_lang"} <= names
+    assert {
+        "wxuin",
+        "wxsid",
+        "webwx_data_ticket",
+        "webwxuvid",
+        "webwx_auth_ticket",
+        "mm_lang",
+    } <= names
     assert all("Path=/" in c for c in set_cookies)
     creds = web.take_xml(r)
     assert creds.uin == str(sim.world.accounts[ALICE].uin)
     # the ticket is single-use: a second exchange fails without skey
     again = await web.exchange(redirect_of(body))
-    assert XML_RE.match(again.text) and "<ret>0</ret>" not in again.text and "skey" not in again.text
+    assert (
+        XML_RE.match(again.text) and "<ret>0</ret>" not in again.text and "skey" not in again.text
+    )
     # and the uuid is spent
     assert (await web.poll(uuid))[0] == 400
     assert (await web.control("GET", "/sim/accounts")).json()[0]["logged_in"] is True
@@ -165,7 +180,9 @@ async def test_auto_confirm_prefers_the_account_this_cookie_logged_in(autojump_c
 
 
 async def test_desktop_variant_needs_its_headers(web, sim):
-    uuid = await web.jslogin(redirect_uri="https://wx.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?mod=desktop")
+    uuid = await web.jslogin(
+        redirect_uri="https://wx.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?mod=desktop"
+    )
     await web.control("POST", f"/sim/logins/{uuid}/scan", {"account": ALICE})
     await web.control("POST", f"/sim/logins/{uuid}/confirm")
     while (answer := await web.poll(uuid))[0] != 200:
@@ -188,7 +205,9 @@ async def test_web_barred_account_gets_1203(web, sim):
     while (answer := await web.poll(uuid))[0] != 200:
         pass
     r = await web.exchange(redirect_of(answer[1]))
-    assert r.status_code == 200 and re.match(r"^<error><ret>1203</ret><message>[^<]+</message></error>$", r.text)
+    assert r.status_code == 200 and re.match(
+        r"^<error><ret>1203</ret><message>[^<]+</message></error>$", r.text
+    )
 
 
 async def test_push_login_needs_an_earlier_login_and_a_confirm(web, http, sim):
@@ -217,7 +236,10 @@ async def test_index_probe_reports_the_cookie_session(web, http, sim):
     # cookie resume (M): init with an empty skey works while the cookies are valid
     web.creds.skey = ""
     assert (await web.init())["BaseResponse"]["Ret"] == 0
-    r = await http.post(f"{sim.base_url}{CGI}webwxlogout?redirect=1&type=1", data={"sid": web.creds.sid, "uin": web.creds.uin})
+    r = await http.post(
+        f"{sim.base_url}{CGI}webwxlogout?redirect=1&type=1",
+        data={"sid": web.creds.sid, "uin": web.creds.uin},
+    )
     assert r.status_code in (301, 302)
     assert not probe.search((await http.get(sim.base_url + "/")).text)
 

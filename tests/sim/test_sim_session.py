@@ -68,7 +68,16 @@ async def test_getcontact_pages_by_seq():
         assert first["MemberCount"] == 2 and first["Seq"] != 0
         everyone = await web.all_contacts()
         nicks = {c["NickName"] for c in everyone}
-        assert {"文件传输助手", "微信团队", "腾讯新闻", "Bob", "Carol", "Dave 大卫", "测试群", "Family"} == nicks
+        assert {
+            "文件传输助手",
+            "微信团队",
+            "腾讯新闻",
+            "Bob",
+            "Carol",
+            "Dave 大卫",
+            "测试群",
+            "Family",
+        } == nicks
         official = next(c for c in everyone if c["NickName"] == "腾讯新闻")
         assert official["VerifyFlag"] & 8
         bob = next(c for c in everyone if c["NickName"] == "Bob")
@@ -130,7 +139,11 @@ async def test_synccheck_wakes_when_a_message_arrives(mock_clock):
             nursery.start_soon(check)
             await trio.sleep(5)
             start = trio.current_time()
-            r = await web.control("POST", f"/sim/accounts/{ALICE}/messages", {"from": "wxid_carol0000000001", "content": "hi"})
+            r = await web.control(
+                "POST",
+                f"/sim/accounts/{ALICE}/messages",
+                {"from": "wxid_carol0000000001", "content": "hi"},
+            )
             assert r.status_code == 200
         assert seen["answer"] == ("0", "2") and seen["at"] - start < 1
 
@@ -152,11 +165,27 @@ async def test_sync_delivers_each_message_kind(alice, sim):
         "video": await post(alice, {"from": carol_id, "type": "video", "seconds": 7}),
         "emoji": await post(alice, {"from": carol_id, "type": "emoji"}),
         "card": await post(alice, {"from": carol_id, "type": "card", "card": "gh_0123456789ab"}),
-        "link": await post(alice, {"from": carol_id, "type": "link", "title": "T", "url": "https://e.com/x"}),
-        "file": await post(alice, {"from": carol_id, "type": "file", "file_name": "a.txt", "content": "hello"}),
-        "location": await post(alice, {"from": carol_id, "type": "location", "content": "Somewhere"}),
-        "group": await post(alice, {"from": carol_id, "group": "1234567890@chatroom", "content": "in group"}),
-        "notice": await post(alice, {"from": carol_id, "group": "1234567890@chatroom", "type": "system", "content": "notice"}),
+        "link": await post(
+            alice, {"from": carol_id, "type": "link", "title": "T", "url": "https://e.com/x"}
+        ),
+        "file": await post(
+            alice, {"from": carol_id, "type": "file", "file_name": "a.txt", "content": "hello"}
+        ),
+        "location": await post(
+            alice, {"from": carol_id, "type": "location", "content": "Somewhere"}
+        ),
+        "group": await post(
+            alice, {"from": carol_id, "group": "1234567890@chatroom", "content": "in group"}
+        ),
+        "notice": await post(
+            alice,
+            {
+                "from": carol_id,
+                "group": "1234567890@chatroom",
+                "type": "system",
+                "content": "notice",
+            },
+        ),
         "phone": await post(alice, {"from": ALICE, "to": carol_id, "content": "from my phone"}),
     }
     sent["revoke"] = await post(alice, {"from": carol_id, "type": "revoke", "msg_id": sent["text"]})
@@ -170,26 +199,53 @@ async def test_sync_delivers_each_message_kind(alice, sim):
         assert "RecommendInfo" in m and "AppInfo" in m
     me = alice.creds.user["UserName"]
     text = by_id[sent["text"]]
-    assert (text["MsgType"], text["Content"], text["FromUserName"], text["ToUserName"]) == (1, "a &lt; b<br/>line2", carol, me)
+    assert (text["MsgType"], text["Content"], text["FromUserName"], text["ToUserName"]) == (
+        1,
+        "a &lt; b<br/>line2",
+        carol,
+        me,
+    )
     image = by_id[sent["image"]]
-    assert image["MsgType"] == 3 and image["Content"].startswith("&lt;?xml") and image["ImgStatus"] == 2
+    assert (
+        image["MsgType"] == 3
+        and image["Content"].startswith("&lt;?xml")
+        and image["ImgStatus"] == 2
+    )
     assert by_id[sent["voice"]]["MsgType"] == 34 and by_id[sent["voice"]]["VoiceLength"] == 2000
     assert by_id[sent["video"]]["MsgType"] == 43 and by_id[sent["video"]]["PlayLength"] == 7
     assert by_id[sent["emoji"]]["MsgType"] == 47
     card = by_id[sent["card"]]
-    assert card["MsgType"] == 42 and card["RecommendInfo"]["NickName"] == "腾讯新闻" and card["RecommendInfo"]["VerifyFlag"] == 24
+    assert (
+        card["MsgType"] == 42
+        and card["RecommendInfo"]["NickName"] == "腾讯新闻"
+        and card["RecommendInfo"]["VerifyFlag"] == 24
+    )
     link = by_id[sent["link"]]
-    assert (link["MsgType"], link["AppMsgType"], link["FileName"], link["Url"]) == (49, 5, "T", "https://e.com/x")
+    assert (link["MsgType"], link["AppMsgType"], link["FileName"], link["Url"]) == (
+        49,
+        5,
+        "T",
+        "https://e.com/x",
+    )
     f = by_id[sent["file"]]
     assert (f["MsgType"], f["AppMsgType"], f["FileName"], f["FileSize"]) == (49, 6, "a.txt", "5")
     assert f["MediaId"].startswith("@crypt_") and f["EncryFileName"] == "a%2Etxt"
     loc = by_id[sent["location"]]
-    assert loc["MsgType"] == 1 and loc["SubMsgType"] == 48 and loc["Url"] and "<location" in loc["OriContent"]
+    assert (
+        loc["MsgType"] == 1
+        and loc["SubMsgType"] == 48
+        and loc["Url"]
+        and "<location" in loc["OriContent"]
+    )
     g = by_id[sent["group"]]
     assert g["FromUserName"] == group and g["ToUserName"] == me
     assert re.fullmatch(r"(@[0-9a-z]*?):<br/>(.*)", g["Content"]).groups() == (carol, "in group")
     notice = by_id[sent["notice"]]
-    assert (notice["MsgType"], notice["FromUserName"], notice["Content"]) == (10000, group, "notice")
+    assert (notice["MsgType"], notice["FromUserName"], notice["Content"]) == (
+        10000,
+        group,
+        "notice",
+    )
     phone = by_id[sent["phone"]]
     assert (phone["FromUserName"], phone["ToUserName"]) == (me, carol)
     revoke = by_id[sent["revoke"]]
@@ -208,7 +264,10 @@ async def test_friend_request_arrives_from_fmessage(alice):
     info = msg["RecommendInfo"]
     assert info["NickName"] == "Zoe" and info["Content"] == "我是Zoe" and info["OpCode"] == 2
     assert info["Ticket"].startswith("v2_") and info["UserName"].startswith("@")
-    assert "fromusername=&quot;wxid_zoe&quot;" in msg["Content"] or "fromusername=\"wxid_zoe\"" in msg["Content"]
+    assert (
+        "fromusername=&quot;wxid_zoe&quot;" in msg["Content"]
+        or 'fromusername="wxid_zoe"' in msg["Content"]
+    )
 
 
 async def test_sync_keys_are_kept_apart_and_old_keys_redeliver(alice):
@@ -241,23 +300,38 @@ async def test_continue_flag_when_more_than_a_page():
         first = await web.sync()
         assert first["AddMsgCount"] == 3 and first["ContinueFlag"] == 1
         second = await web.sync()
-        assert [m["Content"] for m in second["AddMsgList"]] == ["3", "4"] and second["ContinueFlag"] == 0
+        assert [m["Content"] for m in second["AddMsgList"]] == ["3", "4"] and second[
+            "ContinueFlag"
+        ] == 0
 
 
 async def test_send_text_is_recorded_echoed_and_idempotent(alice, sim):
     contacts = names_by_nick(await alice.all_contacts())
-    answer = await alice.send_text(contacts["Carol"], "hello <carol>", client_msg_id="17000000000001234")
+    answer = await alice.send_text(
+        contacts["Carol"], "hello <carol>", client_msg_id="17000000000001234"
+    )
     assert answer["BaseResponse"]["Ret"] == 0 and re.fullmatch(r"\d{19}", answer["MsgID"])
     assert answer["LocalID"] == "17000000000001234"
-    again = await alice.send_text(contacts["Carol"], "hello <carol>", client_msg_id="17000000000001234")
+    again = await alice.send_text(
+        contacts["Carol"], "hello <carol>", client_msg_id="17000000000001234"
+    )
     assert again["MsgID"] == answer["MsgID"]
     sent = (await alice.control("GET", f"/sim/accounts/{ALICE}/sent")).json()
     assert len(sent) == 1
-    assert {"to": "wxid_carol0000000001", "type": "text", "content": "hello <carol>", "msg_id": answer["MsgID"]}.items() <= sent[0].items()
+    assert {
+        "to": "wxid_carol0000000001",
+        "type": "text",
+        "content": "hello <carol>",
+        "msg_id": answer["MsgID"],
+    }.items() <= sent[0].items()
     data = await alice.sync()
     (echo,) = data["AddMsgList"]
     me = alice.creds.user["UserName"]
-    assert (echo["FromUserName"], echo["ToUserName"], echo["Content"]) == (me, contacts["Carol"], "hello &lt;carol&gt;")
+    assert (echo["FromUserName"], echo["ToUserName"], echo["Content"]) == (
+        me,
+        contacts["Carol"],
+        "hello &lt;carol&gt;",
+    )
     to_filehelper = await alice.send_text("filehelper", "note")
     assert to_filehelper["BaseResponse"]["Ret"] == 0
     unknown = await alice.send_text("@" + "1" * 64, "x")
@@ -312,7 +386,10 @@ async def test_forced_logout_wakes_a_waiting_synccheck(mock_clock):
 async def test_webwxlogout_then_1101(alice, http, sim):
     c = alice.creds
     for t in (0, 1):
-        await http.post(f"{sim.base_url}{CGI}webwxlogout?redirect=1&type={t}&skey={c.skey}", data={"sid": c.sid, "uin": c.uin})
+        await http.post(
+            f"{sim.base_url}{CGI}webwxlogout?redirect=1&type={t}&skey={c.skey}",
+            data={"sid": c.sid, "uin": c.uin},
+        )
     assert await alice.synccheck() == ("1101", "0")
 
 
@@ -333,14 +410,20 @@ async def test_contact_and_group_changes_sync(alice, sim):
     await alice.control("POST", f"{base}/friends", {"wxid": "wxid_new", "nickname": "Newbie"})
     data = await alice.sync()
     assert [c["NickName"] for c in data["ModContactList"]] == ["Newbie"]
-    assert data["AddMsgList"][0]["MsgType"] == 10000 and "Newbie" in data["AddMsgList"][0]["Content"]
+    assert (
+        data["AddMsgList"][0]["MsgType"] == 10000 and "Newbie" in data["AddMsgList"][0]["Content"]
+    )
     newbie = data["ModContactList"][0]["UserName"]
     await alice.control("DELETE", f"{base}/friends/wxid_new")
     data = await alice.sync()
     assert data["DelContactList"] == [{"UserName": newbie, "ContactFlag": 0}]
     assert data["DelContactCount"] == 1
     # a member joins on invitation: full group + notice
-    r = await alice.control("POST", "/sim/groups/1234567890@chatroom/members", {"wxids": ["wxid_new"], "inviter": "wxid_carol0000000001"})
+    r = await alice.control(
+        "POST",
+        "/sim/groups/1234567890@chatroom/members",
+        {"wxids": ["wxid_new"], "inviter": "wxid_carol0000000001"},
+    )
     assert r.status_code == 200
     data = await alice.sync()
     (group,) = data["ModContactList"]
@@ -350,10 +433,115 @@ async def test_contact_and_group_changes_sync(alice, sim):
     await alice.control("POST", "/sim/groups/1234567890@chatroom/members/wxid_new/remove", {})
     data = await alice.sync()
     assert data["ModContactList"][0]["MemberCount"] == 5 and data["AddMsgCount"] == 0
-    await alice.control("POST", "/sim/groups/1234567890@chatroom/rename", {"topic": "新名", "by": ALICE})
+    await alice.control(
+        "POST", "/sim/groups/1234567890@chatroom/rename", {"topic": "新名", "by": ALICE}
+    )
     data = await alice.sync()
     assert data["ModContactList"][0]["NickName"] == "新名"
     assert data["AddMsgList"][0]["Content"] == "你修改群名为“新名”"
     await alice.control("POST", "/sim/people/wxid_carol0000000001/rename", {"nickname": "Caroline"})
     data = await alice.sync()
     assert "Caroline" in [c["NickName"] for c in data["ModContactList"]]
+
+
+async def test_auto_replying_contact_answers_after_its_delay(mock_clock):
+    mock_clock.autojump_threshold = 0.05
+    async with open_sim() as sim, httpx.AsyncClient(timeout=100) as http:
+        web = WebClient(http, sim.base_url)
+        await web.qr_login(ALICE)
+        await web.init()
+        rule = {"contact": "wxid_carol0000000001", "reply": "收到", "delay": 3}
+        assert (await web.control("POST", f"/sim/accounts/{ALICE}/auto_replies", rule)).status_code == 200
+        group_rule = {"contact": "1234567890@chatroom", "member": "wxid_dave00000000002", "delay": 1}
+        assert (await web.control("POST", f"/sim/accounts/{ALICE}/auto_replies", group_rule)).status_code == 200
+        contacts = names_by_nick(await web.all_contacts())
+        await web.send_text(contacts["Carol"], "ping")
+        await web.send_text(contacts["测试群"], "hello all")
+        await web.sync()  # the two echoes
+        start = trio.current_time()
+        replies = []
+        while len(replies) < 2:
+            assert await web.synccheck() == ("0", "2")
+            replies += (await web.sync())["AddMsgList"]
+        assert 2.9 <= trio.current_time() - start <= 4
+        echo, answer = sorted(replies, key=lambda m: m["FromUserName"].startswith("@@"), reverse=True)
+        assert echo["Content"] == f"{contacts['Dave 大卫']}:<br/>hello all"
+        assert (answer["FromUserName"], answer["Content"]) == (contacts["Carol"], "收到")
+        bad = {"contact": "1234567890@chatroom", "delay": 1}
+        assert (await web.control("POST", f"/sim/accounts/{ALICE}/auto_replies", bad)).status_code == 400
+
+
+async def test_phone_side_status_notify(alice):
+    contacts = names_by_nick(await alice.all_contacts())
+    r = await alice.control("POST", f"/sim/accounts/{ALICE}/status_notify", {"code": 2, "chat": "1234567890@chatroom"})
+    assert r.status_code == 200
+    assert await alice.synccheck() == ("0", "7")
+    (msg,) = (await alice.sync())["AddMsgList"]
+    assert (msg["MsgType"], msg["StatusNotifyCode"]) == (51, 2)
+    assert msg["StatusNotifyUserName"] == contacts["测试群"] == msg["ToUserName"]
+    bad = await alice.control("POST", f"/sim/accounts/{ALICE}/status_notify", {"code": 9, "chat": "filehelper"})
+    assert bad.status_code == 400
+
+
+async def test_emoji_become_spans_and_sync_sets_its_cookies(alice, http, sim):
+    await post(alice, {"from": "wxid_carol0000000001", "content": "好😄<b>"})
+    r = await http.post(
+        f"{sim.base_url}{CGI}webwxsync?sid={alice.creds.sid}&skey={alice.creds.skey}",
+        json={"BaseRequest": alice.base_request(), "SyncKey": alice.creds.sync_key},
+    )
+    (msg,) = r.json()["AddMsgList"]
+    assert msg["Content"] == '好<span class="emoji emoji1f604"></span>&lt;b&gt;'
+    cookies = r.headers.get_list("set-cookie")
+    assert any(re.match(r"wxloadtime=\d+_expired;", c) for c in cookies)
+    key1000 = next(kv["Val"] for kv in r.json()["SyncKey"]["List"] if kv["Key"] == 1000)
+    assert any(c.startswith(f"wxpluginkey={key1000};") for c in cookies)
+
+
+async def test_init_lists_official_account_articles(web):
+    await web.qr_login(ALICE)
+    data = await web.init()
+    assert data["MPSubscribeMsgCount"] == 1 == len(data["MPSubscribeMsgList"])
+    push = data["MPSubscribeMsgList"][0]
+    assert push["NickName"] == "腾讯新闻" and push["MPArticleCount"] == 1
+    assert {"Title", "Digest", "Cover", "Url"} <= set(push["MPArticleList"][0])
+
+
+async def test_leniency_the_clients_need(alice, http, sim):
+    """12.3: untyped or ASCII-escaped JSON, Uin as a string, odd DeviceIDs, skey only in the
+    query (M's webwxsync), pass_ticket single/double-encoded, missing or `undefined`."""
+    import json
+    from urllib.parse import quote, unquote
+
+    c = alice.creds
+    url = f"{sim.base_url}{CGI}webwxsync?sid={c.sid}&skey={quote(c.skey)}"
+    body = {"BaseRequest": {"Uin": c.uin, "Sid": c.sid}, "SyncKey": c.sync_key}
+    raw = json.dumps(body, ensure_ascii=True).encode()
+    for pt in ("", "&pass_ticket=undefined", f"&pass_ticket={c.pass_ticket}",
+               f"&pass_ticket={quote(c.pass_ticket, safe='')}", f"&pass_ticket={unquote(c.pass_ticket)}"):  # fmt: skip
+        r = await http.post(url + pt, content=raw, headers={"ContentType": "application/json"})
+        assert r.json()["BaseResponse"]["Ret"] == 0, pt
+    odd = {"BaseRequest": {"Uin": str(c.uin), "Sid": c.sid, "Skey": c.skey, "DeviceID": c.pass_ticket}}
+    r = await http.post(f"{sim.base_url}{CGI}webwxinit?r=1", content=json.dumps(odd, ensure_ascii=False).encode())
+    assert r.json()["BaseResponse"]["Ret"] == 0
+    r = await http.post(f"{sim.base_url}{CGI}webwxinit?r=1", content=b"not json")
+    assert r.json()["BaseResponse"]["Ret"] == 1
+
+
+async def test_join_notices_in_each_accounts_words(sim, http):
+    alice = WebClient(http, sim.base_url)
+    await alice.qr_login(ALICE)
+    await alice.init()
+    async with httpx.AsyncClient(timeout=60) as http2:
+        bob = WebClient(http2, sim.base_url)
+        await bob.qr_login(BOB)
+        await bob.init()
+        # Carol invites Bob into Family (Carol, Alice, Dave)
+        await alice.control("POST", "/sim/groups/2345678901@chatroom/members", {"wxids": [BOB], "inviter": "wxid_carol0000000001"})
+        alice_sync, bob_sync = await alice.sync(), await bob.sync()
+        assert alice_sync["AddMsgList"][0]["Content"] == '"Carol"邀请"Bobby"加入了群聊'
+        assert bob_sync["AddMsgList"][0]["Content"] == '"Carol"邀请你加入了群聊，群聊参与人还有：Alice、Dave 大卫'
+        assert bob_sync["ModContactList"][0]["NickName"] == "Family"  # the group is new to Bob
+        # Erin joins by scanning Alice's QR code
+        await alice.control("POST", "/sim/groups/2345678901@chatroom/members", {"wxids": ["wxid_erin00000000003"], "inviter": ALICE, "qr": True})
+        assert (await alice.sync())["AddMsgList"][0]["Content"] == '"Erin"通过扫描你分享的二维码加入群聊'
+        assert (await bob.sync())["AddMsgList"][0]["Content"] == '"Erin"通过扫描"Alice"分享的二维码加入群聊'

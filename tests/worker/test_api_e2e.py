@@ -26,7 +26,7 @@ GROUP = "1234567890@chatroom"
 
 @pytest.fixture
 def clock(autojump_clock):
-    autojump_clock.autojump_threshold = 0.01
+    autojump_clock.autojump_threshold = 0.05
     return autojump_clock
 
 

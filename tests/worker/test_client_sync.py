@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+import trio
 
 from openwx_worker.testing import is_event, running_client, sim_post, wait_item
 from wechat_sim.testing import open_sim
@@ -68,8 +69,7 @@ async def test_image_downloaded_into_media_dir(tmp_path, clock):
         assert msg.media_type == "image" and msg.media_code == 3
         assert msg.media_id == f"{msg.id}:3"
         assert msg.media_size == len(data)
-        with open(msg.media_path, "rb") as f:
-            assert f.read() == data
+        assert await trio.Path(msg.media_path).read_bytes() == data
         assert msg.content == f"[图片]({msg.media_path})"
 
 
@@ -135,3 +135,84 @@ async def test_group_member_changes_become_events(tmp_path, clock):
                    {"topic": "家人", "by": CAROL})
         ev = await wait_item(h, is_event("group_property_change"), after=start)
         assert ev.params[1:] == ["name", "Family", "家人"]
+
+
+JPEG = b"\xff\xd8\xff\xe0" + b"j" * 100
+KINDS = [
+    # (control API body extras, expected format, check)
+    ({"type": "voice", "data_b64": base64.b64encode(b"ID3mp3data").decode(), "seconds": 2},
+     "media", lambda m: m.media_type == "voice" and m.media_code == 34 and m.media_size == 10),
+    ({"type": "video", "data_b64": base64.b64encode(b"\0\0\0 ftypmp4").decode()},
+     "media", lambda m: m.media_type == "video" and m.media_code == 43),
+    ({"type": "emoji", "data_b64": base64.b64encode(b"GIF89a....").decode()},
+     "media", lambda m: m.media_type == "emoticon" and m.media_ext == "gif"),
+    ({"type": "file", "data_b64": base64.b64encode(b"%PDF-1.4 x").decode(),
+      "file_name": "report.pdf"},
+     "media", lambda m: m.media_type == "file" and m.media_name == "report.pdf"
+     and m.media_path.endswith("report.pdf") and m.media_id.endswith(":6")),
+    ({"type": "link", "title": "A title", "url": "https://example.com/a"},
+     "app", lambda m: m.app_title == "A title" and m.app_url == "https://example.com/a"
+     and m.content.startswith("[应用分享]标题：A title")),
+    ({"type": "card", "card": DAVE},
+     "card", lambda m: m.card_name == "Dave 大卫" and m.content.startswith("[名片]昵称：Dave 大卫")),
+    ({"type": "system", "content": "如果陌生人主动添加你为朋友，请谨慎核实对方身份。"},
+     "text", lambda m: m.content.startswith("如果陌生人")),
+    ({"type": "location", "content": "深圳湾公园"},
+     "text", lambda m: "深圳湾公园" in m.content),
+]
+
+
+@pytest.mark.parametrize(("body", "fmt", "check"), KINDS,
+                         ids=[k[0]["type"] for k in KINDS])
+async def test_message_kinds(tmp_path, clock, body, fmt, check):
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        start = h.events.last_event_id
+        await sim_post(sim, f"/sim/accounts/{ALICE}/messages", {"from": CAROL, **body})
+        msg = await wait_item(h, _message(), after=start)
+        assert msg.format == fmt, msg
+        assert msg.type == "friend_message" and msg.sender == "Carol"
+        assert check(msg), msg
+
+
+async def test_revoke_message(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        start = h.events.last_event_id
+        sent = await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
+                              {"from": CAROL, "content": "oops"})
+        await wait_item(h, _message("text"), after=start)
+        await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
+                       {"from": CAROL, "type": "revoke", "msg_id": sent["msg_id"]})
+        msg = await wait_item(h, _message("revoke"), after=start)
+        assert msg.revoke_id == sent["msg_id"] and msg.content.startswith("[撤回消息](")
+
+
+async def test_message_sent_from_the_phone_is_class_send(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        start = h.events.last_event_id
+        await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
+                       {"from": ALICE, "to": CAROL, "content": "from my phone"})
+        msg = await wait_item(h, _message("text"), after=start)
+        assert msg.post_type == "send_message" and msg.msg_class == "send"
+        assert msg.source == "outer" and msg.info == "来自其他设备"
+        assert msg.receiver == "Carol" and msg.sender_id == h.client.user.id
+
+
+async def test_group_notice_and_unknown_member_fetched(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        start = h.events.last_event_id
+        # A stranger joins the group and speaks at once: the client fetches the group again.
+        await _sim(sim, "POST", f"/sim/accounts/{ALICE}/friend_requests",
+                   {"from": {"wxid": "wxid_hank0000000008", "nickname": "Hank"}})
+        await _sim(sim, "POST", f"/sim/groups/{GROUP}/members",
+                   {"wxids": ["wxid_hank0000000008"], "inviter": CAROL})
+        await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
+                       {"from": "wxid_hank0000000008", "group": GROUP, "content": "hi all"})
+        notice = await wait_item(h, lambda i: getattr(i, "type", "") == "group_notice",
+                                 after=start)
+        assert "Hank" in notice.content and notice.group == "测试群"
+        msg = await wait_item(h, _text_is("hi all"), after=start)
+        assert msg.sender == "Hank"
+
+
+def _text_is(content):
+    return lambda item: getattr(item, "content", None) == content

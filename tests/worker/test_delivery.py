@@ -334,3 +334,39 @@ async def test_sigkill_mid_delivery_loses_nothing(tmp_path):
     got = ids(hook)
     assert list(dict.fromkeys(got)) == list(range(1, total + 1))  # order kept, none lost
     assert len(got) - total <= 1  # at most the item in flight, with its same id
+
+
+async def test_post_stdout_prints_every_report_as_one_json_line(tmp_path):
+    """Reference C.7: with post_stdout each report is also one JSON line on stdout."""
+    from openwx_worker.delivery import StdoutReporter
+
+    written: list[bytes] = []
+    enough = trio.Event()
+    media_file = tmp_path / "pic.jpg"
+    media_file.write_bytes(b"\xff\xd8" * 100)
+    expected_lines = len(all_formats(media_file)) + 1  # the messages and "login"
+
+    def write(data: bytes) -> None:
+        written.append(data)
+        if sum(chunk.count(b"\n") for chunk in written) >= expected_lines:
+            trio.from_thread.run_sync(enough.set)  # write runs in a worker thread
+
+    with EventLog.open(tmp_path / "e.db") as log:
+        log.publish(friend_text(0))  # an earlier run's item: stdout is a live view
+    with EventLog.open(tmp_path / "e.db") as log:
+        reporter = StdoutReporter(DeliveryOptions(post_event_list=("login",)), log, write=write)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(reporter.run)
+            for item in all_formats(media_file) + all_events():
+                log.publish(item)
+            with trio.fail_after(10):
+                await enough.wait()
+            nursery.cancel_scope.cancel()
+    lines = b"".join(written).decode().splitlines()
+    assert len(lines) == expected_lines
+    docs = [msgspec.json.decode(line) for line in lines]
+    assert [d.get("event") for d in docs if d["post_type"] == "event"] == ["login"]
+    assert [d["id"] for d in docs if d["post_type"] != "event"] == [
+        m.id for m in all_formats(media_file)]
+    media = [d for d in docs if d.get("format") == "media"][0]
+    assert base64.b64decode(media["media_data"]) == media_file.read_bytes()

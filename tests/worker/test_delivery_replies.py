@@ -92,6 +92,9 @@ def test_replies_to_our_own_replies_do_not_loop():
     assert parse_reply(sent(from_="code"), answer('{"reply":"again"}')) is None
     assert parse_reply(sent(id="99:@friend"), answer('{"reply":"again"}'),
                        own_sends={"99:@friend"}) is None
+    # WeChat's echo of our reply, should it be reported, carries the bare MsgID
+    assert parse_reply(sent(id="99", source="outer", from_=None), answer('{"reply":"x"}'),
+                       own_sends={"99:@friend", "99"}) is None
 
 
 def test_events_are_never_answered():

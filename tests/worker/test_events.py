@@ -63,14 +63,18 @@ def test_ids_are_never_reused_after_pruning_everything(tmp_path):
 
 def test_seen_msg_id_survives_restart_and_is_bounded(tmp_path):
     path = tmp_path / "e.db"
-    with EventLog.open(path, seen_max=3) as log:
+    with EventLog.open(path, seen_max=5) as log:
         assert not log.seen_msg_id("m1")
         log.publish(recv(1))
         assert log.seen_msg_id("m1")
         log.publish(models.event("friend_request", "@x", "x", "hi", "ticket"), msg_id="777")
         assert log.seen_msg_id("777")
-    with EventLog.open(path, seen_max=3) as log:
-        assert log.seen_msg_id("m1") and log.seen_msg_id("777")
+        sent = models.SendMessage(id="4242:@friend", msg_class="send", type="friend_message",
+                                  time=1, content="x")
+        log.publish(sent)
+        assert log.seen_msg_id("4242:@friend") and log.seen_msg_id("4242")  # the echo's id
+    with EventLog.open(path, seen_max=5) as log:
+        assert log.seen_msg_id("m1") and log.seen_msg_id("777") and log.seen_msg_id("4242")
         for i in range(2, 6):
             log.publish(recv(i))
         log.prune()

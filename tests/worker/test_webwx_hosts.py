@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from openwx_worker.testing import running_client
 from openwx_worker.webwx.hosts import Hosts, WeChatTransport
 from openwx_worker.webwx.login import get_uuid
 from openwx_worker.webwx.session import Session, open_http
-from openwx_worker.testing import running_client
 from wechat_sim.testing import open_sim
 from wechat_sim.worldgen import build, default_spec
 

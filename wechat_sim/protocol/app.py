@@ -10,9 +10,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import trio
+
 from wechat_sim import control
 from wechat_sim.errors import SimError
-from wechat_sim.protocol import login, webwx, wire
+from wechat_sim.protocol import downloads, login, media, ops, webwx, wire
+from wechat_sim.protocol.faults import intercept
 from wechat_sim.protocol.http import Request, Response, read_request, send_response
 from wechat_sim.world import World
 
@@ -50,12 +53,32 @@ ROUTES: tuple[Route, ...] = (
     _r(CGI + "synccheck", "push", webwx.synccheck, "GET"),
     _r(CGI + "webwxsync", "main", webwx.sync, "POST"),
     _r(CGI + "webwxsendmsg", "main", webwx.sendmsg, "POST"),
+    # media (media.py, downloads.py)
+    _r(CGI + "webwxuploadmedia", "file", media.upload, "POST"),
+    _r(CGI + "webwxsendmsgimg", "main", media.send_image, "POST"),
+    _r(CGI + "webwxsendvideomsg", "main", media.send_video, "POST"),
+    _r(CGI + "webwxsendemoticon", "main", media.send_emoticon, "POST"),
+    _r(CGI + "webwxsendappmsg", "main", media.send_appmsg, "POST"),
+    _r(CGI + "webwxgetmsgimg", "main", downloads.msgimg, "GET"),
+    _r(CGI + "webwxgetvoice", "main", downloads.voice, "GET"),
+    _r(CGI + "webwxgetvideo", "main", downloads.video, "GET"),
+    _r(CGI + "webwxgetmedia", "file", downloads.media, "GET"),
+    _r(CGI + "webwxgeticon", "main", downloads.icon, "GET"),
+    _r(CGI + "webwxgetheadimg", "main", downloads.icon, "GET"),
+    # operations (ops.py)
+    _r(CGI + "webwxcreatechatroom", "main", ops.createchatroom, "POST"),
+    _r(CGI + "webwxupdatechatroom", "main", ops.updatechatroom, "POST"),
+    _r(CGI + "webwxoplog", "main", ops.oplog, "POST"),
+    _r(CGI + "webwxverifyuser", "main", ops.verifyuser, "POST"),
+    _r(CGI + "webwxrevokemsg", "main", ops.revokemsg, "POST"),
 )
 
 
 def find_route(routes: tuple[Route, ...], path: str) -> Route | None:
     for route in routes:
-        if route.path == path or (route.path.endswith("/") and route.path != "/" and path.startswith(route.path)):
+        if route.path == path or (
+            route.path.endswith("/") and route.path != "/" and path.startswith(route.path)
+        ):
             return route
     return None
 
@@ -79,7 +102,27 @@ class SimApp:
         if scope["type"] != "http":
             return
         req = await read_request(scope, receive)
-        await send_response(send, await self.handle(req))
+        if await intercept(self.world.faults, req, send):  # POST /sim/faults
+            return
+        response = await self._handle_until_disconnect(req, receive)
+        if response is not None:
+            log.debug("%s %s%s -> %s", req.method, req.host, req.path, response.status)
+            await send_response(send, response)
+
+    async def _handle_until_disconnect(self, req: Request, receive) -> Response | None:
+        """Run the handler; a client that hangs up mid long-poll cancels it (None)."""
+        result: list[Response] = []
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch)
+            result.append(await self.handle(req))
+            nursery.cancel_scope.cancel()
+        return result[0] if result else None
 
     async def handle(self, req: Request) -> Response:
         if req.path.startswith("/sim/") or req.path == "/sim":

@@ -45,7 +45,11 @@ def pass_ticket_ok(session: Session, value: str | None) -> bool:
 def authenticate(world: World, req: Request, base: BaseRequest | None = None) -> Session:
     """The live session of this request, or SessionEnded carrying the retcode to answer."""
     q, cookies = req.query, req.cookies
-    uin = str(base.uin) if base and base.uin not in (None, "") else q.get("uin") or cookies.get("wxuin", "")
+    uin = (
+        str(base.uin)
+        if base and base.uin not in (None, "")
+        else q.get("uin") or cookies.get("wxuin", "")
+    )
     sid = (base.sid if base and base.sid else None) or q.get("sid") or cookies.get("wxsid", "")
     uin = uin.strip()
     if not uin.isdigit() or not sid:

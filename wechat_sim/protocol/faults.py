@@ -11,6 +11,7 @@ closes the connection's trio stream itself; see `_connection_stream` for how it 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -32,9 +33,12 @@ async def intercept(faults: Faults, req: Request, send: Send) -> bool:
 
     A delay fault sleeps and returns False: the request then goes on as usual.
     """
-    if not faults.pending or req.path.startswith("/sim"):
+    if not (faults.pending or faults.limits) or req.path.startswith("/sim"):
         return False
     name = endpoint_name(req.path)
+    if faults.over_limit(name, _caller(req), trio.current_time()):
+        await send_response(send, _too_often(name))
+        return True
     fault = faults.take(name)
     if fault is None:
         return False
@@ -60,6 +64,18 @@ async def intercept(faults: Faults, req: Request, send: Send) -> bool:
                     pass
             await trio.aclose_forcefully(stream)
     return True
+
+
+_UIN = re.compile(rb'"Uin"\s*:\s*"?(\d+)')
+
+
+def _caller(req: Request) -> str:
+    """The account a request comes from, for rate limits: its wxuin (query, cookie, body)."""
+    uin = req.query.get("uin") or req.cookies.get("wxuin")
+    if not uin:
+        m = _UIN.search(req.body[:4096])
+        uin = m.group(1).decode() if m else ""
+    return uin
 
 
 def _server_error(status: int) -> Response:

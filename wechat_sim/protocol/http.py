@@ -43,7 +43,12 @@ def classify(host: str) -> HostInfo:
 
 def derived(main: str, role: str) -> str:
     """login./file./webpush. host of a main host (prefixing gives the table's names)."""
-    return {"main": main, "login": "login." + main, "file": "file." + main, "push": "webpush." + main}[role]
+    return {
+        "main": main,
+        "login": "login." + main,
+        "file": "file." + main,
+        "push": "webpush." + main,
+    }[role]
 
 
 @dataclass
@@ -56,6 +61,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     hostinfo: HostInfo
+    absolute_form: bool = False
     _query: dict[str, str] | None = None
     _cookies: dict[str, str] | None = None
 
@@ -83,9 +89,14 @@ class Request:
         return f"{self.scheme}://{self.host}"
 
     def url_for(self, role: str, main: str) -> str:
-        """Base URL of a role: the real host name in named mode, our own address otherwise."""
+        """Base URL of a role: the real host name in named mode, our own address otherwise.
+
+        Named URLs are https like the real service's, except for a client that addressed us
+        in absolute form with http (it uses the sim as an HTTP proxy and cannot CONNECT).
+        """
         if self.hostinfo.named:
-            return f"{self.scheme}://{derived(main, role)}"
+            scheme = self.scheme if self.absolute_form else "https"
+            return f"{scheme}://{derived(main, role)}"
         return self.base_url
 
 
@@ -95,6 +106,10 @@ class Response:
     body: bytes = b""
     content_type: str = "text/plain"
     headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def with_headers(self, headers: list[tuple[str, str]]) -> Response:
+        self.headers.extend(headers)
+        return self
 
     @classmethod
     def text(cls, text: str, content_type: str = "text/plain", status: int = 200) -> Response:
@@ -126,7 +141,8 @@ async def read_request(scope: dict, receive) -> Request:
         path = raw.decode("latin-1")
     scheme = scope.get("scheme", "http")
     host = headers.get("host", "")
-    if path.startswith(("http://", "https://")):  # absolute-form target
+    absolute = path.startswith(("http://", "https://"))
+    if absolute:  # absolute-form target
         parts = urlsplit(path)
         scheme, host, path = parts.scheme, parts.netloc, unquote(parts.path) or "/"
     if not host and scope.get("server"):
@@ -141,6 +157,7 @@ async def read_request(scope: dict, receive) -> Request:
         headers=headers,
         body=b"".join(chunks),
         hostinfo=classify(host),
+        absolute_form=absolute,
     )
 
 

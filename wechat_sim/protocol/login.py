@@ -44,7 +44,7 @@ async def qrcode(world: World, req: Request) -> Response:
     uuid = req.path.rsplit("/", 1)[-1]
     if uuid not in world.logins:
         return Response.text("unknown uuid", status=404)
-    data = await trio.to_thread.run_sync(blobs.qr_jpeg, QR_TEXT + uuid)
+    data = blobs.qr_jpeg(QR_TEXT + uuid)
     return Response(200, data, "image/jpeg")
 
 
@@ -96,18 +96,29 @@ def _expires(world: World, seconds: int) -> str:
     return email.utils.formatdate(world.unix() + seconds, usegmt=True)
 
 
+def cookie_domains(req: Request) -> tuple[str, str]:
+    """(main, parent) cookie domains: `wx2.qq.com` and `.qq.com` in named mode, none in
+    direct mode (host-only cookies on the sim's own address)."""
+    main = req.hostinfo.main if req.hostinfo.named else ""
+    parent = "." + ".".join(main.split(".")[-2:]) if main else ""
+    return main, parent
+
+
+def set_cookie(world: World, name: str, value: str, domain: str, seconds: int) -> tuple[str, str]:
+    attrs = f"{name}={value}; Path=/; Expires={_expires(world, seconds)}"
+    if domain:
+        attrs += f"; Domain={domain}"
+    return ("set-cookie", attrs)
+
+
 def session_cookies(world: World, req: Request, session: Session) -> list[tuple[str, str]]:
     """Set-Cookie headers of the ticket exchange, scoped like the real service (3.4)."""
     account = world.account(session.account)
-    main = req.hostinfo.main if req.hostinfo.named else ""
-    parent = "." + ".".join(main.split(".")[-2:]) if main else ""
+    main, parent = cookie_domains(req)
     now = world.unix()
 
     def cookie(name: str, value: str, domain: str, seconds: int) -> tuple[str, str]:
-        attrs = f"{name}={value}; Path=/; Expires={_expires(world, seconds)}"
-        if domain:
-            attrs += f"; Domain={domain}"
-        return ("set-cookie", attrs)
+        return set_cookie(world, name, value, domain, seconds)
 
     return [
         cookie("wxuin", str(session.uin), main, 86400),
@@ -142,7 +153,9 @@ async def newloginpage(world: World, req: Request) -> Response:
         f"<pass_ticket>{quote(session.pass_ticket, safe='')}</pass_ticket>"
         "<isgrayscale>1</isgrayscale></error>"
     )
-    return Response(status, body.encode(), "text/plain;charset=utf-8", session_cookies(world, req, session))
+    return Response(
+        status, body.encode(), "text/plain;charset=utf-8", session_cookies(world, req, session)
+    )
 
 
 async def pushloginurl(world: World, req: Request) -> Response:
@@ -175,7 +188,7 @@ async def index(world: World, req: Request) -> Response:
     live = _cookie_session(world, req) is not None
     flag = '!!"1"' if live else '!!""'
     page = (
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>微信网页版</title>"
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>微信网页版</title>'
         f"<script>window.MMCgi = {{isLogin : {flag}}}</script></head><body></body></html>"
     )
     return Response.text(page, "text/html; charset=utf-8")

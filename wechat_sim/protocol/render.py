@@ -20,6 +20,24 @@ def escape(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\n", "<br/>")
 
 
+def _is_emoji(ch: str) -> bool:
+    cp = ord(ch)
+    return 0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF
+
+
+def emoji_spans(text: str) -> str:
+    """Emoji as the web client gets them: `<span class="emoji emoji1f604"></span>` (5.5, 7.1)."""
+    if not any(_is_emoji(c) for c in text):
+        return text
+    out = []
+    for ch in text:
+        if _is_emoji(ch):
+            out.append(f'<span class="emoji emoji{ord(ch):x}"></span>')
+        elif ch != "\ufe0f":  # the variation selector has no span of its own
+            out.append(ch)
+    return "".join(out)
+
+
 def _py(name: str) -> tuple[str, str]:
     """A rough PYInitial / PYQuanPin: ASCII letters only (Chinese gives empty strings)."""
     words = "".join(c if c.isascii() and c.isalnum() else " " for c in name).split()
@@ -44,14 +62,16 @@ def encry_chatroom_id(world: World, session: Session, group: str) -> str:
     return value
 
 
-def member(world: World, session: Session, account: Account, group: Group, wxid: str) -> wire.Member:
+def member(
+    world: World, session: Session, account: Account, group: Group, wxid: str
+) -> wire.Member:
     person = world.people[wxid]
     friend = account.friends.get(wxid)
     nick = friend.remark if friend and friend.remark else person.nickname  # remark shows (5.5)
     ini, full = _py(nick)
     return wire.Member(
         user_name=world.username(session, wxid),
-        nick_name=nick,
+        nick_name=emoji_spans(nick),
         attr_status=0,
         py_initial=ini,
         py_quan_pin=full,
@@ -69,9 +89,9 @@ def contact(world: World, session: Session, wxid: str, *, members: bool = True) 
         member_list = [member(world, session, account, g, m) for m in g.members] if members else []
         return wire.Contact(
             user_name=world.username(session, wxid),
-            nick_name=g.topic,
+            nick_name=emoji_spans(g.topic),
             head_img_url=head_img_url(world, session, wxid),
-            contact_flag=3,
+            contact_flag=3 | (2048 if (account.wxid, wxid) in world.ops_state.pinned_groups else 0),
             member_count=len(member_list),
             member_list=member_list,
             py_initial=ini,
@@ -93,7 +113,7 @@ def contact(world: World, session: Session, wxid: str, *, members: bool = True) 
     rini, rfull = _py(remark)
     return wire.Contact(
         user_name=world.username(session, wxid),
-        nick_name=person.nickname,
+        nick_name=emoji_spans(person.nickname),
         head_img_url=head_img_url(world, session, wxid),
         contact_flag=flag,
         remark_name=remark,
@@ -120,7 +140,7 @@ def user(world: World, session: Session) -> wire.User:
     return wire.User(
         uin=account.uin,
         user_name=world.username(session, p.wxid),
-        nick_name=p.nickname,
+        nick_name=emoji_spans(p.nickname),
         head_img_url=head_img_url(world, session, p.wxid),
         py_initial=ini,
         py_quan_pin=full,
@@ -132,6 +152,8 @@ def user(world: World, session: Session) -> wire.User:
 def message(world: World, session: Session, m: Message) -> wire.Msg:
     """One AddMsgList entry; group messages from others get the `@sender:<br/>` prefix."""
     content = escape(m.content)
+    if m.msg_type == 1:
+        content = emoji_spans(content)
     if m.sender is not None and m.msg_type not in (10000, 10002, 51):
         content = f"{world.username(session, m.sender)}:<br/>{content}"
     recommend = wire.RecommendInfo()
@@ -169,9 +191,7 @@ def message(world: World, session: Session, m: Message) -> wire.Msg:
         url=m.url,
         app_msg_type=m.app_msg_type,
         status_notify_code=m.status_notify_code,
-        status_notify_user_name=",".join(
-            world.username(session, w) for w in m.status_notify_wxids
-        ),
+        status_notify_user_name=",".join(world.username(session, w) for w in m.status_notify_wxids),
         recommend_info=recommend,
         img_height=m.img_height,
         img_width=m.img_width,

@@ -10,6 +10,7 @@ from wechat_sim.errors import RET_PARAM, SimError
 from wechat_sim.protocol import render, wire
 from wechat_sim.protocol.auth import authenticate, decode
 from wechat_sim.protocol.http import Request, Response
+from wechat_sim.protocol.login import cookie_domains, set_cookie
 from wechat_sim.world import World
 
 BATCH_LIMIT = 50
@@ -43,17 +44,42 @@ async def init(world: World, req: Request) -> Response:
             chat_set=chat_set,
             s_key=session.skey,
             system_time=world.unix(),
+            mp_subscribe_msg_count=len(articles := _mp_articles(world, session)),
+            mp_subscribe_msg_list=articles,
         )
     )
+
+
+def _mp_articles(world: World, session) -> list[wire.MPSubscribeMsg]:
+    """One article push per official account the account follows (5.1)."""
+    account = world.account(session.account)
+    out = []
+    for wxid in account.friends:
+        person = world.people[wxid]
+        if person.verify_flag & 8 and not person.is_special:
+            article = wire.MPArticle(
+                title=f"{person.nickname} 今日推送",
+                digest=person.signature or person.nickname,
+                cover=f"http://mmbiz.qpic.cn/mmbiz_jpg/{wxid}/0?wx_fmt=jpeg",
+                url=f"http://mp.weixin.qq.com/s?__biz={wxid}&mid=1&idx=1",
+            )
+            out.append(
+                wire.MPSubscribeMsg(
+                    user_name=world.username(session, wxid),
+                    m_p_article_count=1,
+                    m_p_article_list=[article],
+                    time=world.unix(),
+                    nick_name=person.nickname,
+                )
+            )
+    return out
 
 
 async def statusnotify(world: World, req: Request) -> Response:
     body = decode(req, wire.StatusNotifyReq)
     session = authenticate(world, req, body.base_request)
-    if body.code == 3 and body.to_user_name and body.to_user_name != world.username(
-        session, session.account
-    ):
-        world.resolve(session, body.to_user_name)
+    if body.to_user_name and body.to_user_name != world.username(session, session.account):
+        world.resolve(session, body.to_user_name)  # an unknown chat is refused (strict 8)
     msg_id = world.status_notify(session, body.code, body.to_user_name)
     return Response.json(wire.MsgIdResp(wire.BaseResponse(), msg_i_d=str(msg_id)))
 
@@ -87,16 +113,16 @@ async def batchgetcontact(world: World, req: Request) -> Response:
     session = authenticate(world, req, body.base_request)
     if len(body.list_) > BATCH_LIMIT:
         raise SimError(RET_PARAM, f"at most {BATCH_LIMIT} names per call")
-    account = world.account(session.account)
-    visible = set(_contact_list(world, session)) | {account.wxid}
-    for g in world.groups_of(account.wxid):
-        visible.update(g.members)
     records = []
     for item in body.list_:
         wxid = session.wxids.get(item.user_name)
-        if wxid is None and item.user_name in world.people and world.people[item.user_name].is_special:
+        if (
+            wxid is None
+            and item.user_name in world.people
+            and world.people[item.user_name].is_special
+        ):
             wxid = item.user_name
-        if wxid is None or (wxid not in visible and wxid not in world.people):
+        if wxid is None or not _known(world, wxid):
             continue
         records.append(render.contact(world, session, wxid))
     return Response.json(wire.BatchResp(wire.BaseResponse(), len(records), records))
@@ -138,9 +164,7 @@ async def sync(world: World, req: Request) -> Response:
     result = world.sync(session, wire.pairs(body.sync_key))
     msgs = [render.message(world, session, m) for m in result.messages]
     mods = [render.contact(world, session, w) for w in result.modified if _known(world, w)]
-    dels = [
-        wire.DelContact(world.username(session, w), 0) for w in result.deleted
-    ]
+    dels = [wire.DelContact(world.username(session, w), 0) for w in result.deleted]
     return Response.json(
         wire.SyncResp(
             base_response=wire.BaseResponse(),
@@ -153,8 +177,18 @@ async def sync(world: World, req: Request) -> Response:
             continue_flag=result.continue_flag,
             sync_key=wire.sync_key(result.sync_key),
             sync_check_key=wire.sync_key(result.check_key),
-        )
-    )
+        ),
+    ).with_headers(_sync_cookies(world, req, result.sync_key))
+
+
+def _sync_cookies(world: World, req: Request, key) -> list[tuple[str, str]]:
+    """webwxsync's cookie side effects (6.2): wxloadtime expired, wxpluginkey = Key 1000."""
+    main, _ = cookie_domains(req)
+    plugin = dict(key).get(1000, 0)
+    return [
+        set_cookie(world, "wxloadtime", f"{world.unix()}_expired", main, 86400),
+        set_cookie(world, "wxpluginkey", str(plugin), main, 86400),
+    ]
 
 
 def _known(world: World, wxid: str) -> bool:
@@ -180,6 +214,8 @@ async def sendmsg(world: World, req: Request) -> Response:
     )  # fmt: skip
     return Response.json(
         wire.MsgIdResp(
-            wire.BaseResponse(), msg_i_d=str(message.msg_id), local_i_d=_id(msg.local_i_d) or client_msg_id
+            wire.BaseResponse(),
+            msg_i_d=str(message.msg_id),
+            local_i_d=_id(msg.local_i_d) or client_msg_id,
         )
     )

@@ -229,6 +229,21 @@ class Profile(msgspec.Struct, rename="pascal"):
     signature: str = ""
 
 
+class MPArticle(msgspec.Struct, rename="pascal"):
+    title: str
+    digest: str
+    cover: str
+    url: str
+
+
+class MPSubscribeMsg(msgspec.Struct, rename="pascal"):
+    user_name: str
+    m_p_article_count: int = msgspec.field(name="MPArticleCount")
+    m_p_article_list: list[MPArticle] = msgspec.field(name="MPArticleList")
+    time: int = 0
+    nick_name: str = ""
+
+
 class InitResp(msgspec.Struct, rename="pascal"):
     base_response: BaseResponse
     count: int
@@ -242,7 +257,9 @@ class InitResp(msgspec.Struct, rename="pascal"):
     gray_scale: int = 1
     invite_start_count: int = 40
     mp_subscribe_msg_count: int = msgspec.field(default=0, name="MPSubscribeMsgCount")
-    mp_subscribe_msg_list: list = msgspec.field(default_factory=list, name="MPSubscribeMsgList")
+    mp_subscribe_msg_list: list[MPSubscribeMsg] = msgspec.field(
+        default_factory=list, name="MPSubscribeMsgList"
+    )
     click_report_interval: int = 600000
 
 
