@@ -105,9 +105,10 @@ class Arbiter:
     # -- life ------------------------------------------------------------------------
 
     def _new_watcher(self, name: str, options: dict[str, str]) -> Watcher:
-        token = effective_options(self.config, name, options).get("access_token")
-
         async def probe(port: int) -> int | None:
+            # read at each probe: start_client may have changed the options since
+            token = effective_options(self.config, name, self.watchers[name].options).get(
+                "access_token")
             headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
             reply = await self._http.get(port, "/openwx/get_client_info", headers)
             return _info_decoder.decode(reply).pid
@@ -196,10 +197,9 @@ async def open_arbiter(config: SupervisorConfig, http: Upstream, *,
                     final = arbiter.snapshot()  # before stopping: who should come back
                     await arbiter.stop_saver()
                     await arbiter.stop_all()
-                    for name, record in final.items():
-                        record.pid = None
-                        record.port = arbiter.watchers[name].port or record.port
-                    save_clients(config.clients_path, final)
+                    for record in final.values():
+                        record.pid = None  # stopped just now
+                    await trio.to_thread.run_sync(save_clients, config.clients_path, final)
                 nursery.cancel_scope.cancel()
     finally:
         if pipe is not None:

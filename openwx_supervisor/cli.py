@@ -78,7 +78,11 @@ def start(accounts: str | None, config_file: str | None, sim: bool, log_level: s
     if accounts is not None:
         flags["accounts"] = [a.strip() for a in accounts.split(",") if a.strip()]
     config = _config(config_file, **flags)
+    from openwx_worker.parent_watch import set_process_name
+
     from .server import AlreadyRunning, run_supervisor
+
+    set_process_name("openwx-sup")  # ps -o comm, top; the workers are "openwx-worker"
 
     async def _main() -> None:
         if not sim:
@@ -90,7 +94,9 @@ def start(accounts: str | None, config_file: str | None, sim: bool, log_level: s
             log.info("embedded wechat_sim at %s", base)
             import msgspec
 
-            await run_supervisor(msgspec.structs.replace(config, wechat_base=base))
+            # the simulator's phones confirm by themselves: no QR code in the terminal
+            worker = {"qrcode_terminal": False, **config.worker}
+            await run_supervisor(msgspec.structs.replace(config, wechat_base=base, worker=worker))
 
     try:
         trio.run(_main)

@@ -36,6 +36,9 @@ _HOP = frozenset({
     b"transfer-encoding", b"upgrade", b"host", b"proxy-authorization", b"proxy-authenticate",
 })
 
+# our server (hypercorn) writes its own Date and Server: do not send two of each
+_RESPONSE_DROP = _HOP | {b"date", b"server"}
+
 
 class ClientGone(Exception):
     """The caller disconnected while we were still reading its request."""
@@ -148,7 +151,7 @@ class Upstream:
 
 
 async def _relay_response(response: httpcore.Response, send: Send) -> None:
-    headers = [(k, v) for k, v in response.headers if k.lower() not in _HOP]
+    headers = [(k, v) for k, v in response.headers if k.lower() not in _RESPONSE_DROP]
     length = next((int(v) for k, v in response.headers
                    if k.lower() == b"content-length" and v.strip().isdigit()), None)
     chunks = response.aiter_stream().__aiter__()
@@ -159,10 +162,10 @@ async def _relay_response(response: httpcore.Response, send: Send) -> None:
         raise
     start = {"type": "http.response.start", "status": response.status, "headers": headers}
     if length is not None and len(first) >= length:  # the common case: one small reply
+        async for extra in chunks:  # reads the end of the message: the connection is reusable
+            first += extra
         await send(start)
         await send({"type": "http.response.body", "body": first, "more_body": False})
-        async for _ in chunks:  # reads the end of the message: the connection is reusable
-            pass
         return
     await send(start)
     await send({"type": "http.response.body", "body": first, "more_body": True})

@@ -234,6 +234,7 @@ class Watcher:
                 with trio.CancelScope(shield=True):
                     self._change_state(S.STOPPING, "stop requested")
                     await self._terminate(proc)
+                    self.pid = None
                     self._change_state(S.STOPPED, "stopped")
         self.last_exit = code
         self.pid = None

@@ -18,9 +18,19 @@ The work is split by job:
 
 Status (who did what; keep this list current so work is not duplicated):
 
-* done: hosts + --wechat-base transport, errors, session/cookie file, QR/push/
-  resume login, init + contacts, sync loop with re-login/backoff, messages and
-  contact diffs → events, media download, send queue (text/media), ops, stop.
+* done (protocol client engineer), each with tests against wechat_sim in
+  tests/worker/test_client_*.py / test_webwx_*.py / test_runtime.py: hosts and the
+  --wechat-base transport; typed errors; session + cookie file (JSON); QR login (file,
+  terminal, input_qrcode, expiry loop, give-up), UOS variant, 1203 reported and bounded,
+  push login, resume from the cookie file; init + contact paging + group batches;
+  sync loop with re-login on 1100/1101/1102, backoff on 1205 / HTTP errors / drops /
+  delays / garbage line; every message kind → models, phone's own sends, friend
+  requests, revokes, media download; contact and group diffs → events; own profile
+  refresh; paced send queue (text, chunked upload, image/video/emoticon/file) with
+  idempotent retries; revoke; group/remark/stick/friend operations; avatars; stop.
+  MsgType 51 (the phone's chat list) fetches chats the book does not know.
+* not done: Mojo::Weixin's fix_media_loop slow-down; the GET / MMCgi login probe (resume
+  uses webwxinit with the saved credentials instead, which proves more).
 """
 
 from __future__ import annotations

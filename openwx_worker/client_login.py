@@ -66,8 +66,13 @@ class LoginFailed(Exception):
 
 
 async def live(client: WeixinClient) -> None:
-    """Log in, run, and log in again until stopped or given up."""
+    """Log in, run, and log in again until stopped or given up.
+
+    An unexpected error (a WeChat answer we did not foresee, a bug) never ends the
+    account: it is logged, and after a backoff the login or the sync loop starts over.
+    """
     first = True
+    backoff = Backoff(base=2.0, cap=300.0)
     while True:
         try:
             how = await log_in(client, first)
@@ -75,20 +80,44 @@ async def live(client: WeixinClient) -> None:
             log.error("giving up login: %s", exc)
             client.publish_event("login", -1, str(exc))
             return
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            delay = backoff.next_delay()
+            log.exception("login failed unexpectedly (%s); trying again in %.0fs", exc, delay)
+            await trio.sleep(delay)
+            forget_login(client)
+            first = False
+            continue
         first = False
         client.login_count += 1
         await save_session(client)
         client.publish_event("login", how)
         await client.set_state(S.running)
         try:
-            await run_sync(client)
+            await _sync_until_session_ends(client, backoff)
         except SessionEnded as exc:
-            log.warning("WeChat ended the session (%s): logging in again", exc)
             if client.config.stop_with_mobile and isinstance(exc, SessionInvalid):
-                log.warning("stop_with_mobile is set: stopping")
+                log.warning("WeChat ended the session (%s); stop_with_mobile is set: stopping",
+                            exc)
                 return
+            log.warning("WeChat ended the session (%s): logging in again", exc)
             forget_login(client)
             await save_session(client)
+
+
+async def _sync_until_session_ends(client: WeixinClient, backoff: Backoff) -> None:
+    """run_sync, restarted after a backoff if it fails for any reason but SessionEnded."""
+    while True:
+        started = trio.current_time()
+        try:
+            await run_sync(client)
+        except SessionEnded:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the account must keep running
+            if trio.current_time() - started > 600:
+                backoff.reset()
+            delay = backoff.next_delay()
+            log.exception("sync loop failed unexpectedly (%s); restarting in %.0fs", exc, delay)
+            await trio.sleep(delay)
 
 
 def forget_login(client: WeixinClient) -> None:

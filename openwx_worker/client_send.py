@@ -154,7 +154,7 @@ class Sender:
                     log.warning("send to %s failed (%s), try %d; again in %.1fs",
                                 job.chat_id, exc, attempt, delay)
                     await trio.sleep(delay)
-                except ClientError as exc:
+                except Exception as exc:  # noqa: BLE001 - the queue must keep serving
                     job.error = exc
                     return
         finally:
@@ -266,12 +266,12 @@ class Sender:
         if is_group_id(chat):
             group = book.group(chat)
             me = book.member(chat, book.self_id) or book.user
-            fields.update(type="group_message", group_id=chat, receiver_id="",
-                          **convert._group_fields(group, chat), **convert._person_fields("sender", me))
+            fields.update(type="group_message", receiver_id="",
+                          **convert.group_fields(group, chat), **convert.person_fields("sender", me))
         else:
             fields.update(type="friend_message", group_id="", receiver_id=chat,
-                          **convert._person_fields("sender", book.user),
-                          **convert._person_fields("receiver", book.friend(chat)))
+                          **convert.person_fields("sender", book.user),
+                          **convert.person_fields("receiver", book.friend(chat)))
         return SendMessage(msg_class="send", **fields)
 
     async def revoke(self, msg_id: str, chat_id: str) -> None:

@@ -116,11 +116,17 @@ async def run_sync(client: WeixinClient) -> None:
             if trio.current_time() - started < IDLE_PACE / 2:
                 await trio.sleep(IDLE_PACE)  # answered at once with nothing: pace
             continue
-        await sync_once(client, sync_backoff)
+        got = await sync_once(client, sync_backoff)
+        if not got and trio.current_time() - started < IDLE_PACE / 2:
+            await trio.sleep(IDLE_PACE)  # "something new" at once, then nothing: pace
 
 
-async def sync_once(client: WeixinClient, backoff: Backoff) -> None:
-    """webwxsync until ContinueFlag is 0; errors other than SessionEnded back off."""
+async def sync_once(client: WeixinClient, backoff: Backoff) -> int:
+    """webwxsync until ContinueFlag is 0; errors other than SessionEnded back off.
+
+    Returns how many records (messages, contact changes) arrived.
+    """
+    got = 0
     while True:
         try:
             reply = await wx_sync.webwxsync(client.session)
@@ -129,15 +135,17 @@ async def sync_once(client: WeixinClient, backoff: Backoff) -> None:
         except (TooFrequent, TransportError) as exc:
             delay = await backoff.sleep()
             log.warning("webwxsync failed (%s); backed off %.1fs", exc, delay)
-            return
+            return got
         except WeChatError as exc:
             log.warning("webwxsync: %s (ignored)", exc)
             await backoff.sleep()
-            return
+            return got
         backoff.reset()
+        got += len(reply.add_msg_list) + len(reply.mod_contact_list) + len(
+            reply.del_contact_list) + (1 if reply.profile.bit_flag else 0)
         await handle_sync(client, reply)
         if not reply.continue_flag:
-            return
+            return got
 
 
 # ------------------------------------------------------------------ sync reply → events
@@ -148,12 +156,19 @@ async def handle_sync(client: WeixinClient, reply: SyncReply) -> None:
     emoji = client.config.emoji_to_text
     book = client.contacts
     for c in reply.mod_contact_list:
-        await _contact_changed(client, c)
+        try:
+            await _contact_changed(client, c)
+        except SessionEnded:
+            raise
+        except ClientError as exc:
+            log.warning("contact change of %s not applied: %s", c.user_name, exc)
     for d in reply.del_contact_list:
         gone = book.remove_group(d.user_name) if is_group_id(d.user_name) \
             else book.remove_friend(d.user_name)
         for item in gone:
             client.publish(item)
+    if reply.profile.bit_flag and book.self_id:
+        await _refresh_self(client)
     await _fetch_unknown(client, reply.add_msg_list)
     for msg in reply.add_msg_list:
         msg_id = str(msg.msg_id)
@@ -189,12 +204,32 @@ async def _contact_changed(client: WeixinClient, c: Contact) -> None:
         client.publish(item)
 
 
+async def _refresh_self(client: WeixinClient) -> None:
+    """The own profile changed (Profile.BitFlag != 0): fetch it, report the changes."""
+    try:
+        fetched = await wx_contacts.batch_get(
+            client.session, [wx_contacts.BatchItem(user_name=client.contacts.self_id)])
+    except SessionEnded:
+        raise
+    except ClientError as exc:
+        log.warning("could not fetch the changed own profile: %s", exc)
+        return
+    for c in fetched:
+        await _contact_changed(client, c)
+
+
 async def _fetch_unknown(client: WeixinClient, msgs: list[AddMsg]) -> None:
     """Fetch chats and group members the book does not know (one batch call)."""
     book = client.contacts
     wanted: dict[str, str] = {}
     for msg in msgs:
-        if msg.msg_type in (51, 37):
+        if msg.msg_type == 37:
+            continue
+        if msg.msg_type == 51:  # the phone's chat list / entered chat: learn unknown chats
+            for name in msg.status_notify_user_name.split(","):
+                if name.startswith("@") and name != book.self_id and name not in wanted and (
+                        book.group(name) if is_group_id(name) else book.friend(name)) is None:
+                    wanted[name] = "chat"
             continue
         for name in (msg.from_user_name, msg.to_user_name):
             if not name or name == book.self_id or name in wanted:

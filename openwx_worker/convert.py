@@ -136,7 +136,7 @@ def media_kind(msg: AddMsg) -> tuple[str, int, str] | None:
     return None
 
 
-def _person_fields(prefix: str, who: User | Friend | GroupMember | None) -> dict[str, Any]:
+def person_fields(prefix: str, who: User | Friend | GroupMember | None) -> dict[str, Any]:
     if who is None:
         return {prefix: UNKNOWN_NICKNAME}
     fields: dict[str, Any] = {
@@ -151,7 +151,7 @@ def _person_fields(prefix: str, who: User | Friend | GroupMember | None) -> dict
     return fields
 
 
-def _group_fields(group: Group | None, group_id: str) -> dict[str, Any]:
+def group_fields(group: Group | None, group_id: str) -> dict[str, Any]:
     if group is None:
         return {"group_id": group_id, "group": "群名未知", "group_uid": "", "group_name": ""}
     return {"group_id": group_id, "group": group.displayname, "group_uid": group.uid,
@@ -187,30 +187,30 @@ def message_from(msg: AddMsg, book: ContactBook, *, emoji_to_text: bool) -> Mess
         outgoing = True  # your own revoke from another device: report it as sent (C.2)
     if in_group:
         group = book.group(chat)
-        fields.update(_group_fields(group, chat))
+        fields.update(group_fields(group, chat))
         me = book.member(chat, self_id) or book.user
         if msg.msg_type == 10000 and not outgoing:
-            fields.update(type="group_notice", receiver_id=self_id, **_person_fields("receiver", me))
+            fields.update(type="group_notice", receiver_id=self_id, **person_fields("receiver", me))
             return ReceiveMessage(msg_class="recv", **fields)
         fields["type"] = "group_message"
         if outgoing:
             fields.update(sender_id=self_id, receiver_id="", source="outer", code=0,
-                          msg="发送成功", info=OUTER_SEND_INFO, **_person_fields("sender", me))
+                          msg="发送成功", info=OUTER_SEND_INFO, **person_fields("sender", me))
             return SendMessage(msg_class="send", **fields)
         sender = book.member(chat, member_id) if member_id else None
-        fields.update(sender_id=member_id, receiver_id=self_id, **_person_fields("sender", sender),
-                      **_person_fields("receiver", me))
+        fields.update(sender_id=member_id, receiver_id=self_id, **person_fields("sender", sender),
+                      **person_fields("receiver", me))
         return ReceiveMessage(msg_class="recv", **fields)
 
     fields["type"] = "friend_message"
     friend = book.friend(chat)
     if outgoing:
         fields.update(sender_id=self_id, receiver_id=chat, group_id="", source="outer", code=0,
-                      msg="发送成功", info=OUTER_SEND_INFO, **_person_fields("sender", book.user),
-                      **_person_fields("receiver", friend))
+                      msg="发送成功", info=OUTER_SEND_INFO, **person_fields("sender", book.user),
+                      **person_fields("receiver", friend))
         return SendMessage(msg_class="send", **fields)
-    fields.update(sender_id=chat, receiver_id=self_id, **_person_fields("sender", friend),
-                  **_person_fields("receiver", book.user))
+    fields.update(sender_id=chat, receiver_id=self_id, **person_fields("sender", friend),
+                  **person_fields("receiver", book.user))
     return ReceiveMessage(msg_class="recv", **fields)
 
 

@@ -16,10 +16,12 @@ from `media_path` at post time when `post_media_data` is on, and lose it when it
 
 The webhook's answer to a receive_message may ask for a reply (`replies.py` parses
 it, reference C.5); replies are sent by a second task so a slow send does not hold up
-delivery. `post_secret` adds an HMAC signature (see `signing.py`).
+delivery. `post_secret` adds an HMAC signature (see `signing.py`). Redirects are
+followed (7 hops, as Mojo::Weixin) by POSTing the same body again: httpx would turn a
+301/302/303 into a body-less GET, and the item would be "accepted" empty.
 
-`open_delivery(config, events, client)` starts delivery and poll_api (polling.py) in
-one call; runtime.open_worker uses it.
+`open_delivery(config, events, client)` starts delivery, post_stdout (reference C.7)
+and poll_api (polling.py) in one call; runtime.open_worker uses it.
 """
 
 from __future__ import annotations
@@ -40,30 +42,20 @@ import trio
 from msgspec import UNSET, UnsetType
 
 from openwx_worker import models, signing
+from openwx_worker.config import DEFAULT_POST_EVENT_LIST
 from openwx_worker.events import EventLog, StoredItem
 from openwx_worker.replies import ReplySender, may_ask_for_reply, parse_reply
 
 log = logging.getLogger(__name__)
 
 CURSOR_NAME = "post_api"
-DEFAULT_EVENT_LIST = (
-    "login",
-    "stop",
-    "state_change",
-    "input_qrcode",
-    "new_group",
-    "new_friend",
-    "new_group_member",
-    "lose_group",
-    "lose_friend",
-    "lose_group_member",
-    "friend_request",
-)
+DEFAULT_EVENT_LIST = DEFAULT_POST_EVENT_LIST  # the API document's default list
 # Mojo::Weixin's User-Agent for these posts (reference C.4); kept for webhooks that log it.
 USER_AGENT = (
     "Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/37.0.2062"
 )
 _BATCH = 200
+_MAX_REDIRECTS = 7
 # In the stored (compact, sorted-key) JSON this can only be the format field: inside a
 # JSON string the quotes would be escaped.
 _MEDIA_MARK = b'"format":"media"'
@@ -119,8 +111,9 @@ def passes_message_filter(options: DeliveryOptions, item: Any) -> bool:
     rules = options.post_message_filter
     if not rules:
         return True
+    fields = msgspec.to_builtins(item)  # the JSON names ("class", "from"); absent keys omitted
     for key, value in rules.items():
-        have = getattr(item, key, None)
+        have = fields.get(key)
         if have is not None and str(have) != str(value):
             return False
     return True
@@ -150,13 +143,23 @@ async def render_report(item: Any, *, post_media_data: bool) -> bytes:
     return models.encode(msgspec.structs.replace(item, media_data=data))
 
 
+def _decode(events: EventLog, stored: StoredItem) -> Any:
+    """The stored item's model, or None if the row no longer decodes (e.g. written by
+    another version): such an item is reported exactly as stored, never dropped."""
+    try:
+        return events.decode(stored.body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        log.error("event_id %d does not decode (%s); reported as stored", stored.event_id, exc)
+        return None
+
+
 def select(options: DeliveryOptions, events: EventLog, stored: StoredItem) -> tuple[bool, Any]:
     """Whether a stored item is reported; also its decoded model if deciding needed it."""
     if stored.post_type == "event":
         return wants_event(options, stored.name), None
     if options.post_message_filter:
-        item = events.decode(stored.body)
-        return passes_message_filter(options, item), item
+        item = _decode(events, stored)
+        return item is None or passes_message_filter(options, item), item
     return True, None
 
 
@@ -165,8 +168,9 @@ async def report_body(
 ) -> tuple[bytes, Any]:
     """The bytes to report for a stored item (and its model, if it had to be decoded)."""
     if stored.post_type != "event" and _MEDIA_MARK in stored.body:
-        item = item or events.decode(stored.body)
-        return await render_report(item, post_media_data=options.post_media_data), item
+        item = item or _decode(events, stored)
+        if item is not None:
+            return await render_report(item, post_media_data=options.post_media_data), item
     return stored.body, item
 
 
@@ -193,7 +197,6 @@ class Delivery:
         http: httpx.AsyncClient,
         replies: ReplySender | None = None,
         rng: random.Random | None = None,
-        now: Callable[[], float] | None = None,
     ) -> None:
         self.options = options
         self.events = events
@@ -248,7 +251,21 @@ class Delivery:
                 await events.wait_after(self._cursor)
                 continue
             for stored in batch:
+                await self._handle_safely(stored)
+
+    async def _handle_safely(self, stored: StoredItem) -> None:
+        """`_handle`, but a bug or a bad row never ends delivery (nor the worker): it is
+        logged and the same item is tried again after the backoff delay."""
+        failures = 0
+        while True:
+            try:
                 await self._handle(stored)
+                return
+            except Exception:
+                failures += 1
+                self._last_error = f"internal error on event_id {stored.event_id}"
+                log.exception("delivery of event_id %d failed", stored.event_id)
+                await trio.sleep(self.backoff(failures))
 
     async def _handle(self, stored: StoredItem) -> None:
         """Post one stored item (unless filtered out), save the cursor, queue a reply.
@@ -268,10 +285,26 @@ class Delivery:
         self._advanced = trio.Event()
         is_message = stored.post_type != "event"
         if wanted and is_message and self._replies is not None and may_ask_for_reply(response):
-            item = item or self.events.decode(stored.body)
-            request = parse_reply(item, response, own_sends=self._replies.own_sends)
+            item = item or _decode(self.events, stored)
+            request = None if item is None else parse_reply(
+                item, response, own_sends=self._replies.own_sends)
             if request is not None:
                 await self._replies.submit(request)
+
+    async def _post_following_redirects(self, body: bytes, headers: dict) -> httpx.Response:
+        """POST, following up to 7 redirects by POSTing the same body to each Location.
+
+        httpx (like browsers) turns a POST into a body-less GET on 301/302/303; the
+        webhook would then "accept" an empty request and the item would be lost.
+        """
+        url = self._url
+        for _hop in range(_MAX_REDIRECTS):
+            response = await self._http.post(url, content=body, headers=headers)
+            location = response.headers.get("location")
+            if not (response.is_redirect and location):
+                return response
+            url = url.join(location)
+        return await self._http.post(url, content=body, headers=headers)
 
     async def _post_until_accepted(self, event_id: int, body: bytes) -> httpx.Response:
         """POST until a 2xx answer. Never gives up: the log holds the item meanwhile."""
@@ -285,7 +318,7 @@ class Delivery:
             if self.options.post_secret:
                 headers.update(signing.sign(self.options.post_secret, body))
             try:
-                response = await self._http.post(self._url, content=body, headers=headers)
+                response = await self._post_following_redirects(body, headers)
                 if 200 <= response.status_code < 300:
                     if failures:
                         log.info("post_api accepts again after %d failures", failures)
@@ -344,7 +377,7 @@ class StdoutReporter:
                 wanted, item = select(self.options, self.events, stored)
                 if wanted:
                     body, _ = await report_body(self.options, self.events, stored, item)
-                    lines.append(body + b"\n")
+                    lines.append(body + b"\n")  # compact JSON has no raw newline
             if lines:
                 await trio.to_thread.run_sync(self._write, b"".join(lines))
 
@@ -355,11 +388,11 @@ def _write_stdout(data: bytes) -> None:
 
 
 def make_http_client(options: DeliveryOptions) -> httpx.AsyncClient:
-    """The HTTP client for post_api: reference C.4 timeouts, redirects followed (7 hops)."""
+    """The HTTP client for post_api: reference C.4 timeouts. Redirects are followed by
+    `Delivery` itself (7 hops, as Mojo::Weixin), keeping the POST and its body."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(options.request_timeout, connect=options.connect_timeout),
-        follow_redirects=True,
-        max_redirects=7,
+        follow_redirects=False,
     )
 
 

@@ -150,6 +150,10 @@ class Poller:
             self.stats.failures += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             log.info("poll_api request failed: %s", self.stats.last_error)
+        except Exception as exc:  # never let polling stop the worker
+            self.stats.failures += 1
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("poll_api failed")
 
     async def _call_local(self, http: httpx.AsyncClient, url: httpx.URL) -> None:
         headers = {}

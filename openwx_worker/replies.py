@@ -153,7 +153,11 @@ class ReplySender:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         async for request in self._receive:
-            await self.send_reply(request)
+            try:
+                await self.send_reply(request)
+            except Exception:  # a reply must never stop the worker
+                self.failed += 1
+                log.exception("reply for event %s failed", request.event_id)
 
     async def send_reply(self, request: ReplyRequest) -> None:
         """Send the text, then the media, of one reply; failures are logged and counted."""

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 MESSAGE_KINDS = (
     "text", "image", "voice", "video", "emoji", "card", "link", "file", "app", "location",
-    "system", "revoke",
+    "system", "revoke", "microvideo", "transfer", "red_packet",
 )  # fmt: skip
 
 
@@ -97,8 +97,8 @@ class ChangeVerbs:
             m.media, m.media_mime = data or blobs.mp3(), "audio/mpeg"
             m.voice_length = o["seconds"] * 1000
             m.content = C.voice_xml(m.media, m.voice_length)
-        elif kind == "video":
-            m.msg_type = 43
+        elif kind in ("video", "microvideo"):
+            m.msg_type = 43 if kind == "video" else 62
             m.media, m.media_mime = data or blobs.mp4(), "video/mp4"
             m.play_length, m.img_width, m.img_height = o["seconds"], 320, 240
             m.content = C.video_xml(m.media, o["seconds"])
@@ -121,6 +121,15 @@ class ChangeVerbs:
             m.file_name, m.url = o["title"] or text or o["url"], o["url"]
             m.content = C.app_xml(app_type=m.app_msg_type, title=m.file_name, des=text,
                                   url=o["url"], from_wxid=m.from_wxid)  # fmt: skip
+        elif kind == "transfer":
+            amount = text or "0.10"
+            name = self.display(account, m.sender or m.from_wxid)
+            m.msg_type, m.app_msg_type, m.file_name = 49, 2000, "微信转账"
+            des = f"{name}向你转账{amount}元。如需收钱，请点此升级至最新版本"
+            m.content = C.app_xml(app_type=2000, title="微信转账", des=des, from_wxid=m.from_wxid,
+                                  extra=C.wcpayinfo(amount, str(m.msg_id), self.unix()))  # fmt: skip
+        elif kind == "red_packet":  # the web gets a grey notice, not the packet (7.3)
+            m.msg_type, m.content = 10000, "收到红包，请在手机上查看"
         elif kind == "file":
             m.msg_type, m.app_msg_type = 49, 6
             m.media = data if data is not None else text.encode()
@@ -203,6 +212,17 @@ class ChangeVerbs:
         if account.friends.pop(wxid, None) is None:
             raise BadRequest(f"{wxid} is not a friend of {account_wxid}")
         self.push(account.wxid, SyncItem("del", wxid=wxid))
+
+    def change_profile(
+        self: World, account_wxid: str, *, nickname: str | None = None, signature: str | None = None
+    ) -> None:
+        """The account edits its own profile on the phone: `Profile` (BitFlag 190) in sync."""
+        person = self.account(account_wxid).person
+        if nickname is not None:
+            person.nickname = nickname
+        if signature is not None:
+            person.signature = signature
+        self.push(account_wxid, SyncItem("profile"))
 
     def rename_person(self: World, wxid: str, nickname: str) -> None:
         """A contact changes its nickname: every account that sees them gets a ModContact."""

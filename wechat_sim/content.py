@@ -11,21 +11,6 @@ from xml.sax.saxutils import quoteattr
 
 from wechat_sim.model import Message, Recommend, SentRecord
 
-KIND_BY_TYPE = {
-    1: "text",
-    3: "image",
-    34: "voice",
-    37: "friend_request",
-    42: "card",
-    43: "video",
-    47: "emoji",
-    49: "app",
-    51: "status_notify",
-    62: "video",
-    10000: "system",
-    10002: "revoke",
-}
-
 
 def sent_record(message: Message, kind: str, now: int) -> SentRecord:
     return SentRecord(
@@ -127,8 +112,9 @@ def app_xml(
     file_ext: str = "",
     from_wxid: str = "",
     app_name: str = "",
+    extra: str = "",
 ) -> str:
-    """MsgType 49: link (5), file (6), music (3), transfer (2000) ..."""
+    """MsgType 49: link (5), file (6), music (3), transfer (2000, `extra` = wcpayinfo) ..."""
     return (
         f'<msg><appmsg appid="" sdkver="0"><title>{_x(title)}</title><des>{_x(des)}</des>'
         f"<action></action><type>{app_type}</type><showtype>0</showtype><content></content>"
@@ -138,9 +124,19 @@ def app_xml(
         "<sourcedisplayname></sourcedisplayname><commenturl></commenturl>"
         f"<appattach><totallen>{file_size}</totallen><attachid>{attach_id}</attachid>"
         f"<emoticonmd5></emoticonmd5><fileext>{file_ext}</fileext><cdnattachurl></cdnattachurl>"
-        "<aeskey></aeskey><encryver>1</encryver></appattach><md5></md5></appmsg>"
+        "<aeskey></aeskey><encryver>1</encryver></appattach><md5></md5>"
+        f"{extra}</appmsg>"
         f"<fromusername>{from_wxid}</fromusername><scene>0</scene><appinfo><version>1</version>"
         f"<appname>{_x(app_name)}</appname></appinfo><commenturl></commenturl></msg>"
+    )
+
+
+def wcpayinfo(amount: str, transfer_id: str, now: int) -> str:
+    return (
+        f"<wcpayinfo><paysubtype>1</paysubtype><feedesc>￥{amount}</feedesc>"
+        f"<transcationid>{transfer_id}</transcationid><transferid>{transfer_id}</transferid>"
+        f"<invalidtime>{now + 86400}</invalidtime><begintransfertime>{now}</begintransfertime>"
+        "<effectivedate>1</effectivedate><pay_memo></pay_memo></wcpayinfo>"
     )
 
 

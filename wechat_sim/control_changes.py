@@ -16,6 +16,11 @@ from wechat_sim.protocol.http import MAIN_HOSTS, Request, Response
 from wechat_sim.world import World
 
 
+class ProfileIn(msgspec.Struct, forbid_unknown_fields=True):
+    nickname: str | None = None
+    signature: str | None = None
+
+
 def _body(req: Request, type_):
     try:
         return msgspec.json.decode(req.body or b"{}", type=type_)
@@ -109,6 +114,12 @@ def remove_friend(world: World, req: Request, wxid: str, friend: str) -> Respons
     return _ok({"wxid": friend})
 
 
+def change_profile(world: World, req: Request, wxid: str) -> Response:
+    body = _body(req, ProfileIn)
+    world.change_profile(wxid, nickname=body.nickname, signature=body.signature)
+    return _ok({"wxid": wxid})
+
+
 def rename_person(world: World, req: Request, wxid: str) -> Response:
     world.rename_person(wxid, _body(req, RenameIn).nickname)
     return _ok({"wxid": wxid})
@@ -192,6 +203,7 @@ def phone_status(world: World, req: Request, wxid: str) -> Response:
 
 _SEG = r"([^/]+)"
 ROUTES = (
+    ("POST", rf"/sim/accounts/{_SEG}/profile", change_profile),
     ("POST", rf"/sim/accounts/{_SEG}/friend_requests", friend_request),
     ("POST", rf"/sim/accounts/{_SEG}/friends", add_friend),
     ("DELETE", rf"/sim/accounts/{_SEG}/friends/{_SEG}", remove_friend),

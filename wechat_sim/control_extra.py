@@ -44,7 +44,7 @@ def sent_extra(world: World, wxid: str, record: SentRecord) -> dict:
     """Extra keys of a `/sent` entry: media info (media sends) and whether it was revoked."""
     message = world.account(wxid).messages.get(int(record.msg_id))
     revoked = message is not None and message.msg_id in world.ops_state.revoked
-    return {**media_info(message), "revoked": revoked}
+    return {**media_info(message, world.media), "revoked": revoked}
 
 
 def add_fault(world: World, req: Request) -> Response:

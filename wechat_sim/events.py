@@ -27,6 +27,7 @@ class SyncResult:
     messages: list[Message]
     modified: list[str]  # wxids (contacts or groups) to send in ModContactList
     deleted: list[str]
+    profile_changed: bool
     continue_flag: int
     sync_key: Pairs
     check_key: Pairs
@@ -65,14 +66,16 @@ class EventVerbs:
         return found[1] if found else 0
 
     def selector(self: World, session: Session, position: int) -> int:
-        """0 nothing pending; 2 messages; 6 contact changes; 7 only status notifies."""
+        """0 nothing pending; 2 messages; 6 contact changes; 4 own profile; 7 only 51s."""
         pending = session.log[position:]
         if not pending:
             return 0
         if any(i.kind == "msg" and i.message and i.message.msg_type != 51 for i in pending):
             return 2
-        if any(i.kind != "msg" for i in pending):
+        if any(i.kind in ("mod", "del") for i in pending):
             return 6
+        if any(i.kind == "profile" for i in pending):
+            return 4
         return 7
 
     def sync(self: World, session: Session, pairs: Pairs) -> SyncResult:
@@ -88,6 +91,7 @@ class EventVerbs:
             messages=[i.message for i in items if i.kind == "msg" and i.message],
             modified=[i.wxid for i in items if i.kind == "mod"],
             deleted=[i.wxid for i in items if i.kind == "del"],
+            profile_changed=any(i.kind == "profile" for i in items),
             continue_flag=1 if new_position < len(session.log) else 0,
             sync_key=self._issue(session, "sync", new_position),
             check_key=self._issue(session, "check", new_position),

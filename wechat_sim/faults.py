@@ -22,7 +22,8 @@ from wechat_sim.errors import BadRequest
 class FaultKind(enum.Enum):
     HTTP_500 = "http_500"  # an HTTP 5xx answer (status 500 unless `status` says 502/503/...)
     DROP = "drop"  # the connection is closed without a response
-    DELAY = "delay"  # the call is answered normally after `delay` seconds (trio time)
+    DELAY = "delay"  # the call is answered normally after `delay` seconds (trio time);
+    # any other kind with a `delay` fails after that long (a long-poll held, then dropped)
     GARBAGE = "garbage"  # a non-HTTP status line, then the connection is closed
     RET_1205 = "ret_1205"  # BaseResponse.Ret 1205 (synccheck: retcode "1205")
 
@@ -107,6 +108,8 @@ class Faults:
             raise BadRequest("endpoint must name a protocol endpoint, e.g. 'synccheck', or '*'")
         if count < 1:
             raise BadRequest("count must be at least 1")
+        if delay < 0:
+            raise BadRequest("delay must not be negative")
         if fault_kind is FaultKind.DELAY and delay <= 0:
             raise BadRequest("a delay fault needs 'delay' > 0 (seconds)")
         if fault_kind is FaultKind.HTTP_500 and not 500 <= status <= 599:

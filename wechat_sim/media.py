@@ -221,7 +221,7 @@ class MediaVerbs:
         return self.send(
             session, to, 3, C.image_xml(blob.data), client_msg_id, kind="image",
             media=blob.data, media_mime=sniff_mime(blob.data, blob.mime), media_id=media_id,
-            img_status=2, img_width=width, img_height=height, file_name=blob.name,
+            img_status=2, img_width=width, img_height=height,
         )  # fmt: skip
 
     def send_video(
@@ -232,7 +232,7 @@ class MediaVerbs:
         return self.send(
             session, to, 43, C.video_xml(blob.data, seconds), client_msg_id, kind="video",
             media=blob.data, media_mime="video/mp4", media_id=media_id, play_length=seconds,
-            img_width=320, img_height=240, file_name=blob.name,
+            img_width=320, img_height=240,
         )  # fmt: skip
 
     def send_emoticon(
@@ -345,14 +345,15 @@ class MediaVerbs:
         return data
 
 
-def media_info(message: Message | None) -> dict:
+def media_info(message: Message | None, store: MediaStore) -> dict:
     """What the control API's `sent` list shows about a message's media (empty for text)."""
     if message is None or message.media is None:
         return {}
+    blob = store.blobs.get(message.media_id)
     return {
         "media": {
             "media_id": message.media_id,
-            "file_name": message.file_name,
+            "file_name": message.file_name or (blob.name if blob else ""),
             "size": len(message.media),
             "md5": hashlib.md5(message.media).hexdigest(),
             "mime": message.media_mime,

@@ -88,7 +88,8 @@ class Message:
     """One message as the service stores it, before it is rendered for a session.
 
     `content` is the logical text or XML (not yet HTML-escaped, no group prefix).
-    For group messages `chat` is the group id and `sender` the member who wrote it.
+    For a group message from someone else `from_wxid` is the group id and `sender` the
+    member who wrote it (rendered as the `@sender:<br/>` prefix).
     """
 
     msg_id: int
@@ -190,7 +191,7 @@ class Login:
 class SyncItem:
     """One entry of a session's event log."""
 
-    kind: str  # "msg" | "mod" | "del"
+    kind: str  # "msg" | "mod" | "del" | "profile" (the account's own profile changed)
     message: Message | None = None
     wxid: str = ""
 

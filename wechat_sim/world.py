@@ -156,12 +156,6 @@ class World(LoginVerbs, EventVerbs, ChangeVerbs, MediaVerbs, OpsVerbs):
                 return session
         raise SessionEnded(RET_SESSION_INVALID, "no such session")
 
-    def session_by_sid(self, sid: str) -> Session | None:
-        for session in reversed(self.sessions):
-            if session.sid == sid:
-                return session
-        return None
-
     # -- per-session names --------------------------------------------------------------
     def username(self, session: Session, wxid: str) -> str:
         """The session-scoped UserName of an internal id, made on first use."""

@@ -49,6 +49,11 @@ async def test_injected_image_full_and_thumbnail(alice):
     assert full.status_code == 200 and full.headers["content-type"] == "image/jpeg"
     big = decode(full.content)
     assert big.format == "JPEG" and big.size == (msg["ImgWidth"], msg["ImgHeight"])
+    # Mojo::Weixin's odd query start, verbatim
+    m_style = await alice.http.get(
+        f"{alice.creds.main}{CGI}webwxgetmsgimg?=&MsgID={msg_id}&skey={alice.creds.skey}"
+    )
+    assert m_style.content == full.content
     # itchat: lower-case msgid with NewMsgId, and the thumbnail
     slave = await get(alice, "webwxgetmsgimg", msgid=msg["NewMsgId"], skey=alice.creds.skey,
                       type="slave")  # fmt: skip

@@ -15,6 +15,12 @@ from wechat_sim.testing import open_sim
 CAROL = "wxid_carol0000000001"
 
 
+def no_timeout_client() -> httpx.AsyncClient:
+    """A client without timeouts: under autojump_clock a timeout is a trio deadline the clock
+    could jump to while loopback I/O is merely slow."""
+    return httpx.AsyncClient(timeout=None)
+
+
 async def revoke(web, svr_msg_id: str, to: str, client_msg_id: str = "1546214741416.052") -> dict:
     return await web.post(
         "webwxrevokemsg",
@@ -34,7 +40,7 @@ async def logged_in(http, sim, wxid) -> WebClient:
 
 async def test_revoke_within_the_window_reaches_the_peer(mock_clock):
     mock_clock.autojump_threshold = 0.05
-    async with open_sim() as sim, httpx.AsyncClient() as a_http, httpx.AsyncClient() as b_http:
+    async with open_sim() as sim, no_timeout_client() as a_http, no_timeout_client() as b_http:
         alice = await logged_in(a_http, sim, ALICE)
         bob = await logged_in(b_http, sim, BOB)
         sent = await alice.send_text(alice.names["Bob"], "oops")
@@ -56,7 +62,7 @@ async def test_revoke_within_the_window_reaches_the_peer(mock_clock):
 
 async def test_revoke_after_two_minutes_is_refused(mock_clock):
     mock_clock.autojump_threshold = 0.05
-    async with open_sim() as sim, httpx.AsyncClient() as http:
+    async with open_sim() as sim, no_timeout_client() as http:
         alice = await logged_in(http, sim, ALICE)
         sent = await alice.send_text("filehelper", "too late")
         await trio.sleep(121)
@@ -68,7 +74,7 @@ async def test_revoke_after_two_minutes_is_refused(mock_clock):
 
 async def test_revoke_in_a_group_names_the_groups_copy(mock_clock):
     mock_clock.autojump_threshold = 0.05
-    async with open_sim() as sim, httpx.AsyncClient() as a_http, httpx.AsyncClient() as b_http:
+    async with open_sim() as sim, no_timeout_client() as a_http, no_timeout_client() as b_http:
         alice = await logged_in(a_http, sim, ALICE)
         bob = await logged_in(b_http, sim, BOB)
         team = alice.names["测试群"]

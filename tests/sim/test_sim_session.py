@@ -545,3 +545,29 @@ async def test_join_notices_in_each_accounts_words(sim, http):
         await alice.control("POST", "/sim/groups/2345678901@chatroom/members", {"wxids": ["wxid_erin00000000003"], "inviter": ALICE, "qr": True})
         assert (await alice.sync())["AddMsgList"][0]["Content"] == '"Erin"通过扫描你分享的二维码加入群聊'
         assert (await bob.sync())["AddMsgList"][0]["Content"] == '"Erin"通过扫描"Alice"分享的二维码加入群聊'
+
+
+async def test_transfer_red_packet_and_microvideo(alice):
+    carol = "wxid_carol0000000001"
+    ids = [
+        await post(alice, {"from": carol, "type": "transfer", "content": "8.88"}),
+        await post(alice, {"from": carol, "type": "red_packet"}),
+        await post(alice, {"from": carol, "type": "microvideo", "seconds": 5}),
+    ]
+    msgs = {m["MsgId"]: m for m in (await alice.sync())["AddMsgList"]}
+    transfer, packet, micro = (msgs[i] for i in ids)
+    assert (transfer["MsgType"], transfer["AppMsgType"]) == (49, 2000)
+    assert "Carol向你转账8.88元" in transfer["Content"] and "&lt;wcpayinfo&gt;" in transfer["Content"]
+    assert (packet["MsgType"], packet["Content"]) == (10000, "收到红包，请在手机上查看")
+    assert (micro["MsgType"], micro["PlayLength"]) == (62, 5)
+
+
+async def test_own_profile_change_arrives_as_profile(alice):
+    r = await alice.control("POST", f"/sim/accounts/{ALICE}/profile", {"nickname": "Alice🌸", "signature": "new"})
+    assert r.status_code == 200
+    assert await alice.synccheck() == ("0", "4")
+    profile = (await alice.sync())["Profile"]
+    assert profile["BitFlag"] == 190 and profile["Signature"] == "new"
+    assert profile["NickName"] == {"Buff": 'Alice<span class="emoji emoji1f338"></span>'}
+    assert profile["UserName"]["Buff"] == alice.creds.user["UserName"]
+    assert (await alice.sync())["Profile"]["BitFlag"] == 0

@@ -250,3 +250,41 @@ async def test_one_supervisor_per_tmpdir(tmp_path):
     assert not await trio.Path(config.pid_path).exists()
     async with open_supervisor(config):  # the lock went with the first one
         pass
+
+
+async def test_max_clients_is_a_limit_not_a_limit_plus_one(tmp_path, http):
+    """Regression for reference H.8: the original allowed max_clients + 1."""
+    async with open_supervisor(fast_config(tmp_path, max_clients=2, accounts=("a", "b"))) as sup:
+        r = (await http.get(f"{sup.url}/openwx/start_client", params={"client": "c"})).json()
+        assert r == {"code": 5, "status": "max clients exceed"}
+        assert set(sup.arbiter.watchers) == {"a", "b"}
+
+
+async def test_an_access_token_guards_every_endpoint(tmp_path, http):
+    async with open_supervisor(fast_config(tmp_path, access_token="s3cret", accounts=("a",))) as sup:
+        await running(sup, "a")
+        r = await http.get(f"{sup.url}/openwx/check_client")
+        assert r.status_code == 403 and r.text == "auth failure"
+        r = await http.get(f"{sup.url}/openwx/echo?client=a")
+        assert r.status_code == 403
+        r = await http.get(f"{sup.url}/openwx/check_client",
+                           headers={"Authorization": "Bearer s3cret"})
+        assert r.json()["code"] == 0
+        r = await http.get(f"{sup.url}/openwx/echo?client=a&access_token=s3cret")
+        assert r.json()["account"] == "a"
+        # the token that authenticated start_client is not handed to the worker
+        r = (await http.get(f"{sup.url}/openwx/start_client",
+                            params={"client": "b", "access_token": "s3cret"})).json()
+        assert r["code"] == 0 and "access_token" not in sup.arbiter.watchers["b"].options
+
+
+async def test_management_endpoints_accept_form_posts(tmp_path, http):
+    """Regression for reference F.2/H.8: a POST stop_client used to reach the worker."""
+    async with open_supervisor(fast_config(tmp_path)) as sup:
+        r = (await http.post(f"{sup.url}/openwx/start_client",
+                             data={"client": "f", "qrcode_count_max": "3"})).json()
+        assert r["code"] == 0 and r["qrcode_count_max"] == "3"
+        await running(sup, "f")
+        r = (await http.post(f"{sup.url}/openwx/stop_client", data={"client": "f"})).json()
+        assert r["code"] == 0 and r["supervisor_state"] == "stopped"
+        assert sup.arbiter.watchers == {}

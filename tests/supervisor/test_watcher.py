@@ -125,6 +125,7 @@ async def test_stop_sends_sigterm_and_does_not_restart(clock):
         proc = launcher.spawned[0][1]
         assert proc.signals == [signal.SIGTERM]
         assert w.state is S.STOPPED and w.history[-2:] == [S.STOPPING, S.STOPPED]
+        assert w.pid is None and w.uptime is None
         await trio.sleep(3600)
         assert len(launcher.spawned) == 1
 

@@ -212,3 +212,16 @@ async def test_send_failure_is_reported_and_raised(tmp_path, clock):
         assert report[0].id == local_id and report[0].code == 1205
         assert report[0].msg == "发送失败"
         assert not [s for s in await _sent(sim) if s["content"] == "too fast"]
+
+
+async def test_send_text_to_group(tmp_path, clock):
+    from wechat_sim.testing import open_sim
+
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        group = h.client.contacts.first_group(name="测试群")
+        result = await h.client.send_text(group.id, "hello group")
+        r = result.report
+        assert r.type == "group_message" and r.group_id == group.id and r.receiver_id == ""
+        assert r.group == "测试群" and r.sender_id == h.client.user.id
+        assert [s["msg_id"] for s in await _sent(sim) if s["content"] == "hello group"] == [
+            result.msg_id]

@@ -161,16 +161,28 @@ async def test_options_filter_events_and_media_data(tmp_path):
     items = all_formats(media_file) + all_events()
     async with open_webhook() as hook, delivering(
         tmp_path, hook, post_event=False, post_media_data=False,
-        post_message_filter={"type": "group_message"},
+        post_message_filter={"type": "group_message", "class": "send"},
     ) as (log, delivery):
         for item in items:
             log.publish(item)
         await delivery.wait_delivered(log.last_event_id)
     docs = [r.json() for r in hook.received]
     assert all(d["post_type"] != "event" for d in docs)  # post_event off
-    assert {d["type"] for d in docs} == {"group_message"}  # the filter
-    assert [d["id"] for d in docs] == ["2", "4:@@2617047292", "5", "6", "7"]
-    media = [d for d in docs if d["format"] == "media"][0]
+    # the filter, with the JSON key names: {type: group_message, class: send}
+    assert [d["id"] for d in docs] == ["4:@@2617047292", "7"]
+    assert {d["type"] for d in docs} == {"group_message"}
+
+
+async def test_post_media_data_off_removes_media_data(tmp_path):
+    media_file = tmp_path / "pic.jpg"
+    media_file.write_bytes(b"\x89PNG...")
+    async with open_webhook() as hook, delivering(
+        tmp_path, hook, post_media_data=False
+    ) as (log, delivery):
+        for item in all_formats(media_file):
+            log.publish(item)
+        await delivery.wait_delivered(log.last_event_id)
+    media = [r.json() for r in hook.received if r.json()["format"] == "media"][0]
     assert "media_data" not in media and media["media_path"] == str(media_file)
 
 
@@ -224,10 +236,10 @@ async def test_backoff_is_capped_exponential_with_jitter(tmp_path):
 
 async def test_delivery_resumes_from_saved_cursor(tmp_path):
     async with open_webhook() as hook:
-        async with delivering(tmp_path, hook) as (log, _):
+        async with delivering(tmp_path, hook) as (log, delivery):
             for i in range(5):
                 log.publish(friend_text(i))
-            await hook.wait_for(5)
+            await delivery.wait_delivered(5)  # accepted and the cursor saved
         with EventLog.open(tmp_path / "events.sqlite3") as log:  # delivery is down...
             for i in range(5, 8):
                 log.publish(friend_text(i))  # ...while these are published
@@ -370,3 +382,47 @@ async def test_post_stdout_prints_every_report_as_one_json_line(tmp_path):
         m.id for m in all_formats(media_file)]
     media = [d for d in docs if d.get("format") == "media"][0]
     assert base64.b64decode(media["media_data"]) == media_file.read_bytes()
+
+
+async def test_redirects_keep_the_post_and_its_body(tmp_path):
+    """A webhook that moved (301/302/303/307) still gets a POST with the whole body:
+    turning it into a body-less GET, as browsers do, would silently lose the item."""
+    async with open_webhook() as hook:
+        def answer(got):
+            hops = {"/a": ("/b", 301), "/b": ("/c", 302), "/c": ("/d", 303),
+                    "/d": ("/post_api", 307)}
+            if got.target in hops:
+                where, status = hops[got.target]
+                return status, "text/plain", b"", {"Location": where}
+            return 200, "application/json", b"{}"
+
+        hook.answer = answer
+        with EventLog.open(tmp_path / "events.sqlite3") as log:
+            options = DeliveryOptions(post_api=f"http://127.0.0.1:{hook.port}/a")
+            async with make_http_client(options) as http, trio.open_nursery() as nursery:
+                delivery = Delivery(options, log, http=http)
+                await nursery.start(delivery.run)
+                log.publish(friend_text(1))
+                await delivery.wait_delivered(1)
+                nursery.cancel_scope.cancel()
+    assert [(r.method, r.target) for r in hook.requests] == [
+        ("POST", "/a"), ("POST", "/b"), ("POST", "/c"), ("POST", "/d"), ("POST", "/post_api")]
+    assert all(r.body == hook.requests[0].body for r in hook.requests)
+    assert hook.received[-1].json()["event_id"] == 1
+
+
+async def test_a_row_that_no_longer_decodes_is_posted_as_stored(tmp_path):
+    """A bad row (say, written by another version) neither stops delivery nor is lost."""
+    bad = b'{"event_id":2,"format":"media","post_type":"receive_message","type":"x"}'
+    async with open_webhook() as hook, delivering(
+        tmp_path, hook, post_message_filter={"type": "friend_message"}
+    ) as (log, delivery):
+        log.publish(friend_text(1))
+        log._db.execute(  # what a publish of an unknown shape would have stored
+            "INSERT INTO log (event_id, created, post_type, name, body) VALUES (2, 0, ?, ?, ?)",
+            ("receive_message", "x", bad))
+        log._last_id = 2
+        log.publish(friend_text(3))
+        await delivery.wait_delivered(3)
+    assert [r.body for r in hook.received][1] == bad
+    assert [r.json()["event_id"] for r in hook.received] == [1, 2, 3]

@@ -132,3 +132,48 @@ async def test_restart_resumes_delivery_in_order_each_id_once(tmp_path, clock):
     assert [m["content"] for m in received] == ["first", "second", "third"]
     ids = [r.json()["event_id"] for r in hook.received]
     assert ids == sorted(set(ids))  # in order, each id once
+
+
+async def test_reply_protocol_sends_media_by_url_and_allowed_local_path(tmp_path, clock):
+    """{"media": URL or local path}: both are sent (reference H.6: Mojo ignored local
+    paths); a path outside the allowed folders is refused and nothing is sent."""
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(i % 251 for i in range(3000))
+    local = tmp_path / "media" / "local.jpg"
+    local.parent.mkdir(parents=True)
+    local.write_bytes(jpeg[::-1])
+    secret = tmp_path / "secret.jpg"  # not in media_dir nor media_allowed_dirs
+    secret.write_bytes(jpeg)
+
+    async with open_sim(auto_confirm=True) as sim, open_webhook() as hook:
+        def answer(got):
+            if got.method == "GET":  # the webhook also serves the picture for the URL reply
+                return 200, "image/jpeg", jpeg
+            doc = got.json()
+            content = doc.get("content") if doc["post_type"] == "receive_message" else None
+            media = {"pic-url": f"http://127.0.0.1:{hook.port}/pic.jpg", "pic-local": str(local),
+                     "pic-secret": str(secret)}.get(content)
+            if media is None:
+                return 200, "application/json", b"{}"
+            return 200, "application/json", msgspec.json.encode({"reply": content, "media": media})
+
+        hook.answer = answer
+        async with running_worker(sim, tmp_path, post_api=hook.url) as worker:
+            for content in ("pic-secret", "pic-url", "pic-local"):
+                await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
+                               {"from": CAROL, "content": content})
+
+            async def all_sent():
+                return len(await _sent(sim)) >= 5  # three texts, two pictures
+
+            await _wait(all_sent)
+            await trio.sleep(10)
+            sent = await _sent(sim)
+            assert [(s["to"], s["content"]) for s in sent if s["msg_type"] == 1] == [
+                (CAROL, "pic-secret"), (CAROL, "pic-url"), (CAROL, "pic-local")]
+            pictures = [s for s in sent if s["msg_type"] != 1]
+            assert len(pictures) == 2 and {s["to"] for s in pictures} == {CAROL}
+            async with httpx.AsyncClient(base_url=sim.base_url) as http:
+                got = [(await http.get(f"/sim/accounts/{ALICE}/sent/{s['msg_id']}/media")).content
+                       for s in pictures]
+            assert got == [jpeg, jpeg[::-1]]
+            assert worker.delivery.statistics().backlog == 0

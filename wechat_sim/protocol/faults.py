@@ -31,7 +31,8 @@ Send = Callable[[dict], Awaitable[None]]
 async def intercept(faults: Faults, req: Request, send: Send) -> bool:
     """Apply a pending fault to this protocol request; True if it answered (or dropped) it.
 
-    A delay fault sleeps and returns False: the request then goes on as usual.
+    A delay fault sleeps and returns False: the request then goes on as usual. Any other
+    kind with a `delay` waits that long first (e.g. a synccheck held, then dropped).
     """
     if not (faults.pending or faults.limits) or req.path.startswith("/sim"):
         return False
@@ -43,8 +44,9 @@ async def intercept(faults: Faults, req: Request, send: Send) -> bool:
     if fault is None:
         return False
     log.info("fault %s on %s", fault.kind.value, req.path)
-    if fault.kind is FaultKind.DELAY:
+    if fault.delay > 0:  # a delay alone, or before another kind (a long-poll that then fails)
         await trio.sleep(fault.delay)
+    if fault.kind is FaultKind.DELAY:
         return False
     if fault.kind is FaultKind.HTTP_500:
         await send_response(send, _server_error(fault.status))

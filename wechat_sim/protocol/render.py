@@ -200,3 +200,18 @@ def message(world: World, session: Session, m: Message) -> wire.Msg:
         ori_content=m.ori_content,
         encry_file_name=encry,
     )
+
+
+def profile(world: World, session: Session) -> wire.Profile:
+    """The own-profile block of webwxsync; BitFlag 190 means changed (6.2)."""
+    p = world.account(session.account).person
+    return wire.Profile(
+        bit_flag=190,
+        user_name=wire.Buff(world.username(session, p.wxid)),
+        nick_name=wire.Buff(emoji_spans(p.nickname)),
+        sex=p.sex,
+        alias=p.alias,
+        head_img_update_flag=1,
+        head_img_url=head_img_url(world, session, p.wxid),
+        signature=p.signature,
+    )

@@ -174,6 +174,7 @@ async def sync(world: World, req: Request) -> Response:
             mod_contact_list=mods,
             del_contact_count=len(dels),
             del_contact_list=dels,
+            profile=render.profile(world, session) if result.profile_changed else wire.Profile(),
             continue_flag=result.continue_flag,
             sync_key=wire.sync_key(result.sync_key),
             sync_check_key=wire.sync_key(result.check_key),

@@ -15,6 +15,12 @@ from wechat_sim.testing import open_sim
 from wechat_sim.world import SimConfig
 
 
+def no_timeout_client() -> httpx.AsyncClient:
+    """A client without timeouts: under autojump_clock a timeout is a trio deadline the clock
+    could jump to while loopback I/O is merely slow."""
+    return httpx.AsyncClient(timeout=None)
+
+
 @pytest.fixture
 async def alice(web):
     await web.qr_login(ALICE)
@@ -125,7 +131,7 @@ async def test_ret_1205_on_synccheck_is_a_retcode(alice):
 async def test_delay_answers_late_in_trio_time(mock_clock):
     mock_clock.autojump_threshold = 0.05
     async with open_sim(config=SimConfig(synccheck_hold=25)) as sim:
-        async with httpx.AsyncClient(timeout=120) as http:
+        async with httpx.AsyncClient(timeout=None) as http:  # no trio-time timeouts: autojump
             web = WebClient(http, sim.base_url)
             await web.qr_login(ALICE)
             await web.init()
@@ -193,7 +199,7 @@ async def test_rate_limit_per_account_and_window(mock_clock):
     """Strict 13: more than `max` sends within `per` seconds -> Ret 1205, until the window
     has passed; another account is counted apart."""
     mock_clock.autojump_threshold = 0.05
-    async with open_sim() as sim, httpx.AsyncClient() as a_http, httpx.AsyncClient() as b_http:
+    async with open_sim() as sim, no_timeout_client() as a_http, no_timeout_client() as b_http:
         alice, bob = WebClient(a_http, sim.base_url), WebClient(b_http, sim.base_url)
         for web, who in ((alice, ALICE), (bob, "wxid_bob000000000002")):
             await web.qr_login(who)
@@ -214,3 +220,40 @@ async def test_rate_limit_per_account_and_window(mock_clock):
         sent = (await alice.control("GET", f"/sim/accounts/{ALICE}/sent")).json()
         assert [s["content"] for s in sent] == ["m0", "m1", "m2", "later"]
         assert (await alice.control("DELETE", "/sim/rate_limits")).json() == {"cleared": 1}
+
+
+async def test_drop_after_a_delay_like_a_long_poll_cut_off(mock_clock):
+    mock_clock.autojump_threshold = 0.05
+    async with open_sim() as sim, no_timeout_client() as http:
+        web = WebClient(http, sim.base_url)
+        await web.qr_login(ALICE)
+        await web.init()
+        await fault(web, endpoint="synccheck", kind="drop", delay=25)
+        start = trio.current_time()
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            await web.synccheck()
+        assert trio.current_time() - start >= 25
+
+
+async def test_drop_without_hypercorn_degrades_to_502():
+    """Under another ASGI server the connection is out of reach: the fault answers 502."""
+    from wechat_sim.protocol.app import create_app
+    from wechat_sim.worldgen import default_world
+
+    world = default_world()
+    world.faults.add("synccheck", "drop")
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "GET", "path": CGI + "synccheck", "raw_path": b"",
+        "query_string": b"", "headers": [(b"host", b"127.0.0.1:1")], "scheme": "http",
+    }  # fmt: skip
+    await create_app(world)(scope, receive, send)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 502
+    assert world.faults.pending == []

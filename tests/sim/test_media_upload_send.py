@@ -16,7 +16,7 @@ import time
 
 import pytest
 from PIL import Image
-from sim_webclient import ALICE, BOB, CGI, WebClient
+from sim_webclient import ALICE, BOB, CGI, WebClient, redirect_of
 
 CHUNK = 524288
 
@@ -43,12 +43,13 @@ def cid() -> str:
 
 async def upload(web: WebClient, data: bytes, name: str, mime: str, mediatype: str, *,
                  to: str = "filehelper", chunk_size: int = CHUNK, md5: str | None = None,
-                 ticket: str | None = None, order=None) -> list[dict]:  # fmt: skip
+                 ticket: str | None = None, order=None, host: str | None = None,
+                 client_media_id: int | str | None = None) -> list[dict]:  # fmt: skip
     """Every chunk's answer, oldest first."""
     c = web.creds
     me = c.user["UserName"]
     umr = {
-        "UploadType": 2, "BaseRequest": web.base_request(), "ClientMediaId": cid(),
+        "UploadType": 2, "BaseRequest": web.base_request(), "ClientMediaId": client_media_id or cid(),
         "TotalLen": len(data), "StartPos": 0, "DataLen": len(data), "MediaType": 4,
         "FromUserName": me, "ToUserName": to,
         "FileMd5": hashlib.md5(data).hexdigest() if md5 is None else md5,
@@ -71,7 +72,7 @@ async def upload(web: WebClient, data: bytes, name: str, mime: str, mediatype: s
         )  # fmt: skip
         part = data[i * chunk_size : (i + 1) * chunk_size]
         r = await web.http.post(
-            f"{c.main}{CGI}webwxuploadmedia?f=json", data=fields,
+            f"{host or c.main}{CGI}webwxuploadmedia?f=json", data=fields,
             files={"filename": (name, part, "application/octet-stream")},
         )  # fmt: skip
         assert r.status_code == 200
@@ -119,7 +120,10 @@ async def echoed(web, msg_id: str) -> dict:
 
 async def test_single_chunk_upload_answer(alice):
     data = jpeg_bytes()
-    [answer] = await upload(alice, data, "photo.jpg", "image/jpeg", "pic")
+    # itchat: ClientMediaId is a number (int(time * 1e4)), no chunks/chunk fields
+    [answer] = await upload(
+        alice, data, "photo.jpg", "image/jpeg", "pic", client_media_id=int(time.time() * 1e4)
+    )
     assert answer["BaseResponse"]["Ret"] == 0
     assert re.fullmatch(r"@crypt_[0-9a-f]{8}_[0-9a-f]{200,}", answer["MediaId"])
     assert answer["StartPos"] == len(data)
@@ -187,6 +191,7 @@ async def test_image_send_echo_and_download(alice):
     assert r.headers["content-type"] == "image/jpeg"
     [record] = await sent(alice)
     assert record["type"] == "image" and record["media"]["size"] == len(data)
+    assert record["media"]["file_name"] == "a.jpg" and record["media"]["mime"] == "image/jpeg"
 
 
 async def test_video_send(alice):
@@ -307,3 +312,51 @@ async def test_upload_is_served_on_the_file_host_only(alice, sim, http):
         headers={"Host": "wx.qq.com"}, files={"filename": ("a", b"x")},
     )  # fmt: skip
     assert r.status_code == 404
+
+
+async def test_named_hosts_upload_on_file_host_send_on_main(sim):
+    """Through the sim as an HTTP proxy with real host names: the upload and the attachment
+    download go to file.wx2.qq.com, the sends to wx2.qq.com; cookies scoped like the real
+    service's identify the session on the file host (12.5)."""
+    import httpx
+
+    sim.world.accounts[BOB].main_host = "wx2.qq.com"
+    async with httpx.AsyncClient(proxy=sim.base_url, timeout=60) as proxied:
+        web = WebClient(proxied, "http://login.wx.qq.com")
+        uuid = await web.jslogin()
+        await web.control("POST", f"/sim/logins/{uuid}/scan", {"account": BOB})
+        await web.control("POST", f"/sim/logins/{uuid}/confirm")
+        await web.poll(uuid)
+        code, body = await web.poll(uuid, tip=0)
+        web.take_xml(await web.exchange(redirect_of(body)))
+        await web.init()
+        data = random.randbytes(CHUNK + 5)
+        file_host = "http://file.wx2.qq.com"
+        wrong = await proxied.post(
+            f"http://wx2.qq.com{CGI}webwxuploadmedia?f=json", files={"filename": ("a", b"x")}
+        )
+        assert wrong.status_code == 404  # uploads only on the file host
+        answers = await upload(web, data, "a.bin", "application/octet-stream", "doc",
+                               host=file_host)  # fmt: skip
+        media_id = answers[-1]["MediaId"]
+        sent = await send_media(
+            web, "webwxsendappmsg",
+            {"Type": 6, "Content": file_appmsg("a.bin", len(data), media_id),
+             "ToUserName": "filehelper"},
+        )  # fmt: skip
+        assert sent["BaseResponse"]["Ret"] == 0
+        r = await proxied.get(
+            f"{file_host}{CGI}webwxgetmedia",
+            params={
+                "sender": "filehelper",
+                "mediaid": media_id,
+                "filename": "a.bin",
+                "fromuser": web.creds.uin,
+                "pass_ticket": "undefined",
+            },  # fmt: skip
+        )
+        assert r.content == data
+        on_main = await proxied.get(
+            f"http://wx2.qq.com{CGI}webwxgetmedia", params={"mediaid": media_id}
+        )
+        assert on_main.status_code == 404
