@@ -139,12 +139,23 @@ class ControllerApp:
             return
         if scope["type"] != "http":
             return
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
         try:
-            await self._route(scope, receive, send)
+            await self._route(scope, receive, tracking_send)
         except Reply as reply:
             await _send_json(send, reply.body, reply.status)
         except _CallerGone:
             return
+        except Exception:  # a bug: log it, answer it, keep serving
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            if not started:
+                await _send_json(send, {"code": -1, "status": "internal error"}, 500)
 
     async def _route(self, scope: dict, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
@@ -230,13 +241,16 @@ class ControllerApp:
 
     async def check_client(self, params: dict[str, str], send: Send) -> None:
         names = [self._known(params)] if params.get("client") else list(self.arbiter.watchers)
-        entries = [self._entry(name) for name in names]
+        files = await trio.to_thread.run_sync(
+            lambda: [self.arbiter.worker_state(name) for name in names])
+        entries = [self._entry(name, state) for name, state in zip(names, files, strict=True)
+                   if name in self.arbiter.watchers]  # (one may have been stopped meanwhile)
         raise Reply({"code": 0, "status": "success", "client": entries})
 
-    def _entry(self, name: str) -> dict[str, Any]:
+    def _entry(self, name: str, state_file: dict[str, Any] | None) -> dict[str, Any]:
         """The worker's state file object plus port (as the original), plus our fields."""
         w = self.arbiter.watchers[name]
-        entry: dict[str, Any] = dict(self.arbiter.worker_state(name) or {})
+        entry: dict[str, Any] = dict(state_file or {})
         alive = w.state in (S.STARTING, S.RUNNING) and w.pid is not None
         if not alive:
             entry["state"] = "stop"

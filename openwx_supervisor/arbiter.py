@@ -124,9 +124,16 @@ class Arbiter:
     def restore(self) -> None:
         """Bring back the saved clients, then the ``accounts`` of the configuration."""
         for name, record in load_clients(self.config.clients_path).items():
+            if len(self.watchers) >= self.config.max_clients:
+                log.error("clients file has more than max_clients (%s): %s left out",
+                          self.config.max_clients, name)
+                continue
             watcher = self._new_watcher(name, record.options)
-            if record.port is not None:
+            try:
                 self.ports.reserve(name, preferred=record.port)
+            except NoPortAvailable as exc:
+                log.error("cannot restore account %s: %s", name, exc)
+                continue
             if record.wanted:
                 watcher.start(self._nursery, takeover_pid=self._left_behind(name, record))
         for name in self.config.accounts:

@@ -142,6 +142,8 @@ class Upstream:
             if response is not None:
                 try:
                     await _relay_response(response, send)
+                except UpstreamFailed as exc:  # raised before anything was sent
+                    failure = exc
                 finally:
                     with trio.CancelScope(shield=True):
                         await response.aclose()
@@ -151,19 +153,23 @@ class Upstream:
 
 
 async def _relay_response(response: httpcore.Response, send: Send) -> None:
+    """Relay status, headers and body; UpstreamFailed if the body breaks before we start."""
     headers = [(k, v) for k, v in response.headers if k.lower() not in _RESPONSE_DROP]
     length = next((int(v) for k, v in response.headers
                    if k.lower() == b"content-length" and v.strip().isdigit()), None)
     chunks = response.aiter_stream().__aiter__()
     try:
         first = await anext(chunks, b"")
-    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.TimeoutException) as exc:
-        log.warning("worker broke its reply off: %s", exc)
-        raise
+        complete = length is not None and len(first) >= length  # the common case: one small reply
+        if complete:
+            async for extra in chunks:  # reads the end of the message: the connection is reusable
+                first += extra
+    except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        raise UpstreamFailed(502, f"client connection failed: {type(exc).__name__}") from exc
+    except httpcore.TimeoutException as exc:
+        raise UpstreamFailed(504, "client did not answer in time") from exc
     start = {"type": "http.response.start", "status": response.status, "headers": headers}
-    if length is not None and len(first) >= length:  # the common case: one small reply
-        async for extra in chunks:  # reads the end of the message: the connection is reusable
-            first += extra
+    if complete:
         await send(start)
         await send({"type": "http.response.body", "body": first, "more_body": False})
         return
@@ -173,8 +179,9 @@ async def _relay_response(response: httpcore.Response, send: Send) -> None:
         async for chunk in chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.TimeoutException) as exc:
+        # the caller sees a truncated response (the connection is closed), as the worker sent it
         log.warning("worker broke its reply off: %s", exc)
-        raise  # the caller sees a truncated response, as the worker sent it
+        return
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

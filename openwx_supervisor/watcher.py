@@ -64,7 +64,7 @@ class Timing:
         self,
         *,
         check_interval: float = 5.0,
-        start_probe_interval: float = 0.25,
+        start_probe_interval: float = 0.1,  # first probe of a new worker; x1.5 up to 1 s
         start_timeout: float = 90.0,
         probe_failures: int = 3,
         graceful_timeout: float = 10.0,
@@ -207,6 +207,11 @@ class Watcher:
             # cancelled: stop() was called (a live process was already stopped in _one_life)
             self.next_start_at = None
             self._change_state(S.STOPPED, "stopped")
+        except Exception as exc:  # a bug: this account stops being supervised, the others go on
+            log.exception("[%s] supervision failed", self.name)
+            self.last_reason = f"internal error: {exc!r}"
+            self.state = S.FAILED  # bypasses the table on purpose: any state may break this way
+            self._poke()
         finally:
             self._finished.set()
 
@@ -217,7 +222,8 @@ class Watcher:
         self._started_at = trio.current_time()
         try:
             proc = await self._launcher.spawn(self.name, self.options, self.port)
-        except OSError as exc:
+        except Exception as exc:  # no executable, no memory, too many processes...
+            log.error("[%s] cannot spawn a worker: %r", self.name, exc)
             self.last_exit = None
             self.last_reason = f"spawn failed: {exc}"
             return False
@@ -249,6 +255,7 @@ class Watcher:
     async def _health_loop(self, proc: WorkerProcess, unhealthy: list[str]) -> None:
         t = self._timing
         deadline = trio.current_time() + t.start_timeout
+        starting_interval = t.start_probe_interval
         misses = 0
         while proc.returncode is None:
             reason = await self._probe_once(proc)
@@ -267,8 +274,11 @@ class Watcher:
                     log.warning("[%s] unhealthy: %s; killing pid %s", self.name, unhealthy[0], proc.pid)
                     await self._terminate(proc)
                     return
-            interval = t.check_interval if self.state is S.RUNNING else t.start_probe_interval
-            await trio.sleep(interval)
+            if self.state is S.RUNNING:
+                await trio.sleep(t.check_interval)
+            else:  # soon for a quick start, then less often (many workers start at once)
+                await trio.sleep(starting_interval)
+                starting_interval = min(starting_interval * 1.5, max(t.start_probe_interval, 1.0))
 
     async def _probe_once(self, proc: WorkerProcess) -> str | None:
         """None if the worker answered as itself, else why not."""

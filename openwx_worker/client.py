@@ -70,6 +70,8 @@ class WeixinClient:
         self.sender = Sender(self)
         self.login_count = 0  # successful logins in this process
         self.remembered_uin = ""  # uin of the last session, for push login after it ends
+        self.pending_events: list[Event] = []  # made while loading, published once running
+        self.fetch_tried: dict[str, float] = {}  # unknown ids looked up (client_sync)
         self._life_scope = trio.CancelScope()
         self._stop_requested = False
         self._stopped = trio.Event()

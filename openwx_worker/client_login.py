@@ -20,12 +20,9 @@ expiry, so it cannot loop forever either.
 
 from __future__ import annotations
 
-import base64
 import logging
-import sys
 from typing import TYPE_CHECKING
 
-import segno
 import trio
 
 from openwx_worker import convert
@@ -44,7 +41,8 @@ from openwx_worker.webwx import login as wx_login
 from openwx_worker.webwx.payloads import Contact
 from openwx_worker.webwx.session import SavedCookie, SavedSession
 
-from .client_sync import Backoff, run_sync
+from .client_qrcode import show_qrcode
+from .client_sync import Backoff, retrying, run_sync
 
 if TYPE_CHECKING:
     from openwx_worker.client import WeixinClient
@@ -92,6 +90,12 @@ async def live(client: WeixinClient) -> None:
         await save_session(client)
         client.publish_event("login", how)
         await client.set_state(S.running)
+        # Contact events of the load (new_friend filehelper, or the differences after a
+        # resume) and the update_* events come after running, as Mojo::Weixin's did.
+        for item in client.pending_events:
+            client.publish(item)
+        client.pending_events = []
+        _publish_updates(client)
         try:
             await _sync_until_session_ends(client, backoff)
         except SessionEnded as exc:
@@ -166,7 +170,7 @@ async def log_in(client: WeixinClient, first: bool) -> int:
             if saved.credentials is not None:
                 log.info("resuming the saved session of uin %s", saved.uin)
                 try:
-                    await load(client)
+                    await load(client, keep_keys=True)
                     return 0
                 except SessionEnded as exc:
                     log.info("saved session is no longer valid (%s)", exc)
@@ -191,18 +195,6 @@ async def log_in(client: WeixinClient, first: bool) -> int:
             forget_login(client)
 
 
-async def _retrying(client: WeixinClient, what: str, fn, *args):
-    """Call ``fn`` until it gets an answer; transport errors back off, never spin."""
-    backoff = Backoff()
-    while True:
-        try:
-            return await fn(*args)
-        except TransportError as exc:
-            delay = backoff.next_delay()
-            log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
-            await trio.sleep(delay)
-
-
 async def push_login(client: WeixinClient, uin: str) -> None:
     """Ask the phone to confirm (no QR); returns with credentials, or LoginFailed."""
     session = client.session
@@ -222,7 +214,7 @@ async def push_login(client: WeixinClient, uin: str) -> None:
 
 async def _exchange(client: WeixinClient, redirect_uri: str) -> None:
     try:
-        await _retrying(client, "ticket exchange", wx_login.exchange_ticket, client.session,
+        await retrying("ticket exchange", wx_login.exchange_ticket, client.session,
                         redirect_uri)
     except WeChatError as exc:
         raise LoginFailed(str(exc)) from exc
@@ -268,7 +260,7 @@ async def qr_login(client: WeixinClient) -> None:
             raise GiveUp(f"the QR code expired {expired} times without a login "
                          f"(qrcode_count_max={limit})")
         session = client.session
-        uuid = await _retrying(client, "jslogin", wx_login.get_uuid, session)
+        uuid = await retrying("jslogin", wx_login.get_uuid, session)
         await show_qrcode(client, uuid)
         if client.state is not S.scaning:
             await client.set_state(S.scaning)
@@ -290,49 +282,23 @@ async def qr_login(client: WeixinClient) -> None:
         return
 
 
-async def show_qrcode(client: WeixinClient, uuid: str) -> None:
-    """Save the QR image, print it in the terminal, publish ``input_qrcode``."""
-    files = client.machine.files
-    try:
-        image = await _retrying(client, "QR image", wx_login.get_qr_image, client.session, uuid)
-    except WeChatError:
-        image = b""
-    if not image:
-        image = await trio.to_thread.run_sync(render_qr_jpeg, wx_login.qr_text(uuid))
-    await trio.to_thread.run_sync(files.write_qrcode, image)
-    log.info("QR code saved to %s; scan it with the WeChat app", files.qrcode_path)
-    if client.config.qrcode_terminal:
-        try:
-            segno.make(wx_login.qr_text(uuid), error="l").terminal(out=sys.stderr, compact=True)
-        except (OSError, ValueError):
-            pass
-    client.publish_event("input_qrcode", str(files.qrcode_path),
-                         base64.encodebytes(image).decode("ascii"))
-
-
-def render_qr_jpeg(text: str) -> bytes:
-    """Our own JPEG of the QR code, for when the server's image cannot be fetched."""
-    import io
-
-    from PIL import Image
-
-    png = io.BytesIO()
-    segno.make(text, error="l").save(png, kind="png", scale=8)
-    png.seek(0)
-    out = io.BytesIO()
-    Image.open(png).convert("RGB").save(out, format="JPEG")
-    return out.getvalue()
-
-
 # ------------------------------------------------------------------ initialisation
 
 
-async def load(client: WeixinClient) -> None:
-    """State ``updating``: webwxinit, statusnotify, every contact, every group's members."""
+async def load(client: WeixinClient, *, keep_keys: bool = False) -> None:
+    """State ``updating``: webwxinit, statusnotify, every contact, every group's members.
+
+    ``keep_keys`` (resuming a saved session): continue from the saved sync keys rather
+    than init's, so messages that arrived while the worker was down are delivered
+    (the ones already reported before are recognised by their MsgId).
+    """
     await client.set_state(S.updating)
     session = client.session
     started = trio.current_time()
-    init = await _retrying(client, "webwxinit", wx_contacts.init, session)
+    saved_keys = (session.sync_key, session.check_key)
+    init = await retrying("webwxinit", wx_contacts.init, session)
+    if keep_keys and saved_keys[0].items:
+        session.set_keys(*saved_keys)
     try:
         await wx_contacts.status_notify(session)
     except SessionEnded:
@@ -344,7 +310,7 @@ async def load(client: WeixinClient) -> None:
         if n and n % 1000 < 50:
             log.info("loading contacts: %d so far", n)
 
-    listed = await _retrying(client, "webwxgetcontact", wx_contacts.get_all_contacts, session,
+    listed = await retrying("webwxgetcontact", wx_contacts.get_all_contacts, session,
                              pages)
     by_name: dict[str, Contact] = {}
     for c in [*init.contact_list, *listed]:
@@ -358,8 +324,8 @@ async def load(client: WeixinClient) -> None:
         if total > 4 and (done % 10 == 0 or done == total):
             log.info("loading groups: batch %d of %d", done, total)
 
-    fetched = await _retrying(
-        client, "webwxbatchgetcontact", wx_contacts.batch_get, session,
+    fetched = await retrying(
+        "webwxbatchgetcontact", wx_contacts.batch_get, session,
         [wx_contacts.BatchItem(user_name=g) for g in group_ids], batches,
     )
     for c in fetched:
@@ -375,10 +341,8 @@ async def load(client: WeixinClient) -> None:
             friends.append(convert.friend_from(c, emoji_to_text=emoji))
     book = client.contacts
     same_session = book.user is not None and book.user.id == user.id
-    events = (book.refresh if same_session else book.replace_all)(user, friends, groups)
-    for item in events:
-        client.publish(item)
-    _publish_updates(client)
+    client.pending_events = (book.refresh if same_session else book.replace_all)(
+        user, friends, groups)
     log.info("logged in as %s: %d friends, %d groups loaded in %.2fs", user.displayname,
              len(book.friends), len(book.groups), trio.current_time() - started)
 

@@ -39,7 +39,6 @@ from openwx_worker.models import Group, SendMessage, is_group_id
 from openwx_worker.webwx import media as wx_media
 from openwx_worker.webwx import ops as wx_ops
 from openwx_worker.webwx import send as wx_send
-from openwx_worker.webwx.session import new_client_msg_id
 
 from .client_sync import Backoff
 
@@ -50,6 +49,7 @@ log = logging.getLogger(__name__)
 
 SEND_TRIES = 5
 QUEUE_SIZE = 1000
+SENT_KEPT = 1000  # recent MsgIDs remembered for revoke
 IDLE_WAIT = 10.0  # longest the sync loop waits for an in-flight send (see wait_idle)
 _LABELS = {3: "[图片]", 47: "[表情]", 43: "[视频]", 62: "[小视频]", 34: "[语音]", 6: "[文件]"}
 
@@ -66,15 +66,15 @@ class SendResult(msgspec.Struct, kw_only=True):
 
 
 class _Job:
-    def __init__(self, chat_id: str, run: Callable[[str], Awaitable[str]], content: str,
-                 origin: str, media: UploadedMedia | None = None):
+    def __init__(self, local_id: str, chat_id: str, run: Callable[[str], Awaitable[str]],
+                 content: str, origin: str, media: UploadedMedia | None = None):
         self.chat_id = chat_id
         self.run = run
         self.content = content
         self.origin = origin
         self.media = media
         self.report: SendMessage | None = None
-        self.local_id = new_client_msg_id()
+        self.local_id = local_id
         self.done = trio.Event()
         self.msg_id: str | None = None
         self.error: BaseException | None = None
@@ -86,7 +86,7 @@ class Sender:
         self.client = client
         self._send, self._receive = trio.open_memory_channel[_Job](QUEUE_SIZE)
         self._last = -float("inf")
-        self.sent: dict[str, str] = {}  # MsgID -> ClientMsgId, for revoke
+        self.sent: dict[str, str] = {}  # MsgID -> ClientMsgId of recent sends, for revoke
         self._in_flight = 0
         self._idle = trio.Event()
         self._idle.set()
@@ -145,6 +145,8 @@ class Sender:
                     self.client.require_running()
                     job.msg_id = await job.run(job.local_id)
                     self.sent[job.msg_id] = job.local_id
+                    if len(self.sent) > SENT_KEPT:  # revoke only works for 2 minutes anyway
+                        del self.sent[next(iter(self.sent))]
                     return
                 except (TransportError, TooFrequent) as exc:
                     job.error = exc
@@ -197,7 +199,7 @@ class Sender:
         self._chat(chat_id)
         session = self.client.session
         job = await self._submit(_Job(
-            chat_id, lambda local_id: wx_send.send_text(session, chat_id, content, local_id),
+            session.next_client_msg_id(), chat_id, lambda local_id: wx_send.send_text(session, chat_id, content, local_id),
             content, origin))
         return self._finish(job)
 
@@ -229,7 +231,8 @@ class Sender:
                                            uploaded.ext, local_id)
 
         label = _LABELS.get(code, "[文件]") + f"({uploaded.path or uploaded.api_id})"
-        job = await self._submit(_Job(chat_id, run, label, origin, uploaded))
+        job = await self._submit(_Job(session.next_client_msg_id(), chat_id, run, label, origin,
+                                      uploaded))
         result = self._finish(job)
         result.media = uploaded
         return result
@@ -281,7 +284,7 @@ class Sender:
         chat = chat_id or rest
         if not chat:
             raise InvalidArgument("revoke needs the chat id")
-        local = self.sent.get(server_id) or new_client_msg_id()
+        local = self.sent.get(server_id) or self.client.session.next_client_msg_id()
         await wx_send.revoke(self.client.session, chat, server_id, local)
 
     # ------------------------------------------------------------ operations

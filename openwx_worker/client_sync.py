@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ODD_RETCODES = 10
+REFETCH_AFTER = 600.0  # seconds before an unresolved unknown id is looked up again
 IDLE_PACE = 1.0  # seconds between synchecks answered at once with selector 0
 MEDIA_EXT = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png", "image/bmp": "bmp",
              "image/gif": "gif", "text/plain": "txt", "text/html": "html",
@@ -80,6 +81,21 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+async def retrying(what: str, fn, *args, tries: int | None = None):
+    """``await fn(*args)`` until it gets an answer: transport errors back off (never spin);
+    after ``tries`` failures (None: never) the last error is raised."""
+    backoff = Backoff()
+    while True:
+        try:
+            return await fn(*args)
+        except TransportError as exc:
+            if tries is not None and backoff.failures + 1 >= tries:
+                raise
+            delay = backoff.next_delay()
+            log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
+            await trio.sleep(delay)
 
 
 async def run_sync(client: WeixinClient) -> None:
@@ -160,8 +176,8 @@ async def handle_sync(client: WeixinClient, reply: SyncReply) -> None:
             await _contact_changed(client, c)
         except SessionEnded:
             raise
-        except ClientError as exc:
-            log.warning("contact change of %s not applied: %s", c.user_name, exc)
+        except Exception:  # noqa: BLE001 - the messages of this batch must still be handled
+            log.exception("contact change of %s not applied", c.user_name)
     for d in reply.del_contact_list:
         gone = book.remove_group(d.user_name) if is_group_id(d.user_name) \
             else book.remove_friend(d.user_name)
@@ -219,41 +235,63 @@ async def _refresh_self(client: WeixinClient) -> None:
 
 
 async def _fetch_unknown(client: WeixinClient, msgs: list[AddMsg]) -> None:
-    """Fetch chats and group members the book does not know (one batch call)."""
+    """Fetch chats and group members the book does not know (one batch call).
+
+    A look-up WeChat did not resolve is not repeated for REFETCH_AFTER seconds (keyed
+    by chat, or by group and member), so an unresolvable sender costs one call, not
+    one per message.
+    """
     book = client.contacts
-    wanted: dict[str, str] = {}
+    wanted: dict[str, list[str]] = {}  # name to fetch -> keys of what it should resolve
+
+    def want(name: str, key: str) -> None:
+        wanted.setdefault(name, []).append(key)
+
     for msg in msgs:
         if msg.msg_type == 37:
             continue
         if msg.msg_type == 51:  # the phone's chat list / entered chat: learn unknown chats
             for name in msg.status_notify_user_name.split(","):
-                if name.startswith("@") and name != book.self_id and name not in wanted and (
+                if name.startswith("@") and name != book.self_id and (
                         book.group(name) if is_group_id(name) else book.friend(name)) is None:
-                    wanted[name] = "chat"
+                    want(name, name)
             continue
         for name in (msg.from_user_name, msg.to_user_name):
-            if not name or name == book.self_id or name in wanted:
+            if not name or name == book.self_id:
                 continue
             if is_group_id(name):
                 member, _ = convert.split_group_content(msg.content)
-                if book.group(name) is None or (
-                        member and msg.from_user_name == name
-                        and book.member(name, member) is None):
-                    wanted[name] = "group"
+                if book.group(name) is None:
+                    want(name, name)
+                elif member and msg.from_user_name == name and book.member(name, member) is None:
+                    want(name, f"{name}/{member}")
             elif name.startswith("@") and book.friend(name) is None:
-                wanted[name] = "contact"
-    if not wanted:
+                want(name, name)
+    now = trio.current_time()
+    tried = client.fetch_tried
+    names = [n for n, keys in wanted.items()
+             if any(now - tried.get(k, -REFETCH_AFTER) >= REFETCH_AFTER for k in keys)]
+    if not names:
         return
+    if len(tried) > 10_000:
+        tried.clear()
+    for n in names:
+        tried.update(dict.fromkeys(wanted[n], now))
     try:
         fetched = await wx_contacts.batch_get(
-            client.session, [wx_contacts.BatchItem(user_name=n) for n in wanted])
+            client.session, [wx_contacts.BatchItem(user_name=n) for n in names])
     except SessionEnded:
         raise
     except ClientError as exc:
-        log.warning("could not fetch %d unknown contacts: %s", len(wanted), exc)
+        log.warning("could not fetch %d unknown contacts: %s", len(names), exc)
         return
     for c in fetched:
-        await _contact_changed(client, c)
+        try:
+            await _contact_changed(client, c)
+        except SessionEnded:
+            raise
+        except Exception:  # noqa: BLE001 - the messages of this batch must still be handled
+            log.exception("contact %s not applied", c.user_name)
 
 
 async def _handle_message(client: WeixinClient, msg: AddMsg, emoji: bool) -> None:
@@ -280,9 +318,7 @@ async def _download(client: WeixinClient, msg: AddMsg, message: Message) -> None
     label = str(message.content)
     try:
         data, mime = await wx_media.download_message_media(client.session, msg)
-    except SessionEnded:
-        raise
-    except ClientError as exc:
+    except ClientError as exc:  # session errors too: the message is reported anyway
         log.warning("media of message %s not downloaded: %s", msg.msg_id, exc)
         return
     if not data:

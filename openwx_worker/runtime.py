@@ -79,6 +79,9 @@ def _hypercorn_config(config: WorkerConfig) -> HypercornConfig:
     hc.errorlog = logging.getLogger("openwx_worker.api.server")
     hc.graceful_timeout = 0.5
     hc.keep_alive_timeout = 130  # longer than the longest long-poll
+    # hypercorn closes a keep-alive connection after 1,000 requests by default, and its
+    # close path then fails the in-flight answer (BusyResourceError); bots keep one open.
+    hc.keep_alive_max_requests = 1_000_000
     return hc
 
 

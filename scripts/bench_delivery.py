@@ -32,8 +32,9 @@ import msgspec
 import trio
 
 from openwx_worker import models
-from openwx_worker.delivery import Delivery, DeliveryOptions, make_http_client
+from openwx_worker.delivery import DeliveryOptions
 from openwx_worker.events import EventLog
+from openwx_worker.outbox import Delivery, make_http_client
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -96,6 +96,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (a noise-proof cost measure)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def median_latency(http: httpx.Client, url: str, n: int) -> float:
     for _ in range(20):  # warm up connections
         http.get(url)
@@ -125,11 +131,15 @@ def main() -> None:
             first = sorted(entries, key=lambda e: e["client"])[0]
             direct = median_latency(
                 http, f"http://127.0.0.1:{first['port']}/openwx/get_user_info", args.requests)
+            cpu0 = cpu_seconds(proc.pid)
             proxied = median_latency(
                 http, f"{url}/openwx/get_user_info?client={first['client']}", args.requests)
+            cpu_per_request = (cpu_seconds(proc.pid) - cpu0) / (args.requests + 20)
             print(f"proxy latency direct: {direct * 1000:.2f} ms (median of {args.requests})")
             print(f"proxy latency through supervisor: {proxied * 1000:.2f} ms")
             print(f"proxy overhead ratio: {proxied / direct:.2f} (target <= 1.5)")
+            print(f"supervisor CPU per proxied request: {cpu_per_request * 1000:.2f} ms "
+                  "(includes its health probes; machine load does not inflate it)")
             print(f"supervisor RSS with {args.workers} workers: {rss_mb(proc.pid):.1f} MB "
                   "(target <= 40 MB)")
         # 3: time for --accounts accounts to reach running

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -60,6 +59,7 @@ class Demo:
         self.nickname: dict[str, str] = {}
         self.friend: dict[str, dict] = {}  # client name -> one friend in the sim
         self.port: dict[str, int] = {}  # client name -> its worker's port
+        self.pid: dict[str, int] = {}  # client name -> its worker's pid (at start)
 
     # -- processes ---------------------------------------------------------------------
 
@@ -104,7 +104,6 @@ class Demo:
         argv = [str(BIN / "openwx-supervisor"), "start", "--accounts", ",".join(ACCOUNTS),
                 "--sim", "--listen", "127.0.0.1:0", "--tmpdir", str(self.work / "tmp"),
                 "--config", str(config), "--post-api", self.hook_url]
-        self.command = shlex.join(argv)
         log = open(self.supervisor_log, "wb")  # noqa: SIM115 (closed when the process ends)
         self._spawn(argv, stdout=log, stderr=subprocess.STDOUT)
         log.close()
@@ -172,6 +171,7 @@ class Demo:
         by_nickname = {p["nickname"]: p["wxid"] for p in phones}
         for entry in self.api("check_client")["client"]:
             self.port[entry["client"]] = entry["port"]
+            self.pid[entry["client"]] = entry["pid"]
         for name in ACCOUNTS:
             user = self.api("get_user_info", client=name)
             self.nickname[name] = user["name"]
@@ -237,6 +237,10 @@ Try these in another terminal; reports arrive below.
 
   # the same reports by long-poll instead of the webhook (cursor = last event_id seen)
   curl -s '{sup}/openwx/check_event?client=alice&cursor=0&timeout=10'
+
+  # kill alice's worker: the supervisor restarts it, and it logs in again from its
+  # saved session, without a QR scan (event login [0]); event_ids continue
+  kill -9 {d.pid['alice']}; sleep 3; curl -s '{sup}/openwx/check_client?client=alice'
 
   # alice's worker directly (its own port), e.g. its OpenAPI description
   curl -s 'http://127.0.0.1:{d.port['alice']}/openapi.json' | head -c 300; echo
@@ -323,6 +327,7 @@ def main() -> int:
             demo.follow_webhook()
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
+        status = 1 if args.check else 0  # an interrupted check did not pass
     except (DemoError, httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         status = 1

@@ -52,9 +52,11 @@ class ChangeVerbs:
         revoke_msg_id: int | None = None,
         lat: float = 39.9,
         lng: float = 116.4,
+        mentions: list[str] | None = None,
     ) -> Message:
         """A message arriving at the account (from a contact, a group member, or its own
-        phone when `from_wxid` is the account itself and `to` names the chat)."""
+        phone when `from_wxid` is the account itself and `to` names the chat). `mentions`
+        (group text) prefixes `@<group name>` + U+2005 per member, as clients write them."""
         account = self.account(account_wxid)
         if kind not in MESSAGE_KINDS:
             raise BadRequest(f"unknown message type {kind!r}; one of {', '.join(MESSAGE_KINDS)}")
@@ -77,11 +79,38 @@ class ChangeVerbs:
         else:
             self.person(from_wxid)
             frm, dest = from_wxid, account.wxid
+        if mentions:
+            if group is None or kind != "text":
+                raise BadRequest("mentions are for text messages in a group")
+            text = self.mention_text(group, mentions) + text
         m = self.new_message(1, frm, dest, content="", sender=sender)
         self._fill(m, kind, text, data=data, file_name=file_name, url=url, title=title,
                    app_type=app_type, card=card, seconds=seconds, revoke_msg_id=revoke_msg_id,
                    account=account, lat=lat, lng=lng)  # fmt: skip
         return self.deliver(account.wxid, m)
+
+    def mention_text(self: World, group: str, wxids: list[str]) -> str:
+        g = self.group(group)
+        out = []
+        for w in wxids:
+            if w not in g.members:
+                raise BadRequest(f"{w} is not a member of {group}")
+            out.append(f"@{g.display_names.get(w) or self.people[w].nickname}\u2005")
+        return "".join(out)
+
+    def group_message(
+        self: World, group: str, from_wxid: str, kind: str, text: str = "", **kw
+    ) -> Message:
+        """Someone posts in a group: every member account receives it (the same MsgId)."""
+        g = self.group(group)
+        accounts = [m for m in g.members if m in self.accounts and m != from_wxid]
+        if not accounts:
+            raise BadRequest(f"no simulated account besides the sender is in {group}")
+        first = self.incoming(accounts[0], from_wxid, kind, text, group=group, **kw)
+        for other in accounts[1:]:
+            copy = Message(**{**first.__dict__, "to_wxid": other, "status_notify_wxids": []})
+            self.deliver(other, copy)
+        return first
 
     def _fill(self: World, m: Message, kind: str, text: str, *, account: Account, **o) -> None:
         data: bytes | None = o["data"]

@@ -8,6 +8,7 @@ in wechat_sim/README.md.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 
 import msgspec
@@ -36,6 +37,7 @@ class MessageIn(msgspec.Struct, forbid_unknown_fields=True, rename={"from_": "fr
     card: str | None = None  # wxid of the person a card shows
     seconds: int = 3  # voice/video length
     msg_id: str | None = None  # revoke: the message to revoke
+    mention: list[str] = []  # group text: members @-mentioned (`@name` + U+2005 prefix)
 
 
 class LogoutIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -142,7 +144,7 @@ def post_message(world: World, req: Request, wxid: str) -> Response:
     message = world.incoming(
         wxid, m.from_, m.type, m.content, group=m.group, to=m.to, data=data,
         file_name=m.file_name, url=m.url, title=m.title, app_type=m.app_type, card=m.card,
-        seconds=m.seconds, revoke_msg_id=revoke,
+        seconds=m.seconds, revoke_msg_id=revoke, mentions=m.mention,
     )  # fmt: skip
     return _ok({"msg_id": str(message.msg_id)})
 
@@ -189,6 +191,14 @@ def list_sessions(world: World, req: Request) -> Response:
     )
 
 
+def list_requests(world: World, req: Request) -> Response:
+    """Protocol requests seen (newest last); `?path=<substring>&limit=N` filter them."""
+    part = req.query.get("path", "")
+    limit = int(req.query["limit"]) if req.query.get("limit", "").isdigit() else 200
+    seen = [r for r in world.requests if part in r.path][-limit:]
+    return _ok([dataclasses.asdict(r) for r in seen])
+
+
 _SEG = r"([^/]+)"
 CONTROL_ROUTES = (
     ("GET", r"/sim/accounts", list_accounts),
@@ -202,6 +212,7 @@ CONTROL_ROUTES = (
     ("GET", rf"/sim/accounts/{_SEG}/sent", get_sent),
     ("POST", rf"/sim/accounts/{_SEG}/logout", logout),
     ("GET", r"/sim/sessions", list_sessions),
+    ("GET", r"/sim/requests", list_requests),
     *control_changes.ROUTES,  # contacts, groups, auto-replies, settings, config
     *control_extra.ROUTES,  # faults, sent media bytes, web friend requests
 )

@@ -16,6 +16,13 @@ from wechat_sim.protocol.http import MAIN_HOSTS, Request, Response
 from wechat_sim.world import World
 
 
+class GroupMessageIn(msgspec.Struct, forbid_unknown_fields=True, rename={"from_": "from"}):
+    from_: str
+    type: str = "text"
+    content: str = ""
+    mention: list[str] = []
+
+
 class ProfileIn(msgspec.Struct, forbid_unknown_fields=True):
     nickname: str | None = None
     signature: str | None = None
@@ -114,6 +121,12 @@ def remove_friend(world: World, req: Request, wxid: str, friend: str) -> Respons
     return _ok({"wxid": friend})
 
 
+def group_message(world: World, req: Request, gid: str) -> Response:
+    body = _body(req, GroupMessageIn)
+    message = world.group_message(gid, body.from_, body.type, body.content, mentions=body.mention)
+    return _ok({"msg_id": str(message.msg_id)})
+
+
 def change_profile(world: World, req: Request, wxid: str) -> Response:
     body = _body(req, ProfileIn)
     world.change_profile(wxid, nickname=body.nickname, signature=body.signature)
@@ -203,6 +216,7 @@ def phone_status(world: World, req: Request, wxid: str) -> Response:
 
 _SEG = r"([^/]+)"
 ROUTES = (
+    ("POST", rf"/sim/groups/{_SEG}/messages", group_message),
     ("POST", rf"/sim/accounts/{_SEG}/profile", change_profile),
     ("POST", rf"/sim/accounts/{_SEG}/friend_requests", friend_request),
     ("POST", rf"/sim/accounts/{_SEG}/friends", add_friend),

@@ -222,3 +222,16 @@ class Session:
     @property
     def alive(self) -> bool:
         return self.ended == 0
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One protocol request as the service saw it (`GET /sim/requests`), for tests that check
+    what a client sent: which host, path, query, and what status it got."""
+
+    time: float  # trio time
+    method: str
+    host: str
+    path: str
+    query: str
+    status: int

@@ -7,6 +7,7 @@ the look-ups and the fan-out of events into the per-session logs.
 
 from __future__ import annotations
 
+import collections
 import random
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from wechat_sim.model import (
     Login,
     Notifier,
     Person,
+    SeenRequest,
     Session,
     SyncItem,
 )
@@ -75,6 +77,7 @@ class World(LoginVerbs, EventVerbs, ChangeVerbs, MediaVerbs, OpsVerbs):
         self.ops_state = OpsState()  # web friend requests, pinned groups, revokes (ops.py)
         self.faults = Faults()  # pending fault injections (faults.py)
         self.timers = Timers()  # fired by timers.run_timers in the server's nursery
+        self.requests: collections.deque[SeenRequest] = collections.deque(maxlen=2000)
         self._next_msg_id = 1_000_000_000_000_000_000 + self.rng.randrange(10**17)
 
     # -- time -----------------------------------------------------------------------

@@ -11,9 +11,21 @@ Requests
 --------
 GET, POST and HEAD on every endpoint. Parameters from the query string plus an
 urlencoded or multipart form body, or (addition) a JSON object body; a multipart
-file part is media to send (addition). Unknown parameters are ignored. Optional
-access token (config ``access_token``, required when listening off loopback):
-``Authorization: Bearer TOKEN``, the ``access_token`` parameter or ``X-Auth-Token``.
+file part is media to send (addition), and a plain ``media_data`` field keeps its raw
+bytes (Mojo::Weixin). Unknown parameters are ignored; a repeated key keeps its last
+value. Optional access token (config ``access_token``, required when listening off
+loopback): ``Authorization: Bearer TOKEN``, the ``access_token`` parameter or
+``X-Auth-Token``. ``/openapi.json`` (OpenAPI 3.1, no token needed) lists every endpoint,
+parameter and reply, generated from the Structs of ``params`` and ``replies``.
+
+Differences from Mojo::Weixin, on purpose (openwx-reference.md H): an unknown path is
+a 404 JSON answer (was 403 ``api not found`` text); no request ever hangs (send with
+neither content nor media, consult without content, a failed media download: JSON
+errors); consult waits only for the friend asked and honours its timeout; text plus
+media is one answer for both; set_group_displayname with an empty name is a 400
+answer (it killed the worker); check_event never answers ``[null]`` and loses
+nothing to a client that left. Sends answer the document's ``msg_id`` and
+``status:"发送成功"`` as well as Mojo::Weixin's ``id`` (``MsgID:receiver``).
 CORS: every answer has ``Access-Control-Allow-Origin: *``; ``OPTIONS`` on any path is
 the preflight. JSONP: ``datatype=jsonp`` wraps the JSON in ``callback(...)`` (an
 invalid callback name is replaced by ``jsoncallback<epoch>``; Content-Type
@@ -33,13 +45,15 @@ code  HTTP         meaning (status text)
 ====  ===========  ==============================================================
 0     200          success (``success``, ``发送成功``, ``request already in
                    execution`` (async), ``request already executed`` (@all),
-                   ``revoke success``, also ``revoke failure`` as Mojo::Weixin)
+                   ``revoke success``); consult's ``reply timeout`` keeps 0 too
 100   200          ``object not found``, ``group not found``, ``friend id X not
                    found``, ``member id X not found``
 101   200          ``can not be yourself``, ``already a friend`` (make_friend)
 200   200          ``friend id empty``, ``member id empty``
 201   200          ``failure: <WeChat's reason>``: WeChat refused the operation
-                   (``ret`` carries WeChat's Ret when there is one)
+                   (``ret`` carries WeChat's Ret when there is one); revoke_message
+                   ``revoke failure`` with ``reason`` (Mojo::Weixin answered code 0:
+                   the status text is kept, the code now tells the truth)
 -1    200          a send failed without a WeChat Ret (``发送失败: <reason>``);
                    revoke ``msg id not found``; accept_friend_request ``failure``
 -5    200          ``TTL失效`` (a queued send expired)

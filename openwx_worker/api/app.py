@@ -34,6 +34,7 @@ from .codes import ApiError
 from .control import current_state
 from .endpoint import Context, Endpoint
 from .errormap import api_error_from
+from .event_api import CheckEventBuffer
 from .openapi import build_openapi
 from .params import convert
 from .sent import KnownMedia, SentMessages
@@ -71,12 +72,13 @@ class ApiApp:
         self.started = time.time()
         self._nursery: trio.Nursery | None = None
         self._openapi: bytes | None = None
-        self._check_event = routes.check_event_buffer(self)
+        self._check_event = CheckEventBuffer()
 
     # ------------------------------------------------------------------ services
 
     @property
-    def check_event(self) -> Any:
+    def check_event(self) -> CheckEventBuffer:
+        """The read position of cursor-less check_event calls (Mojo::Weixin's buffer)."""
         return self._check_event
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str) -> None:
@@ -139,10 +141,15 @@ class ApiApp:
         resp = jsonp_wrap(resp, params)
         try:
             await send_response(send, resp, head=method == "HEAD")
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError,
+                trio.BusyResourceError) as exc:  # the connection is gone or being closed
+            log.debug("%s: answer not delivered: %r", scope.get("path"), exc)
             return
         if resp.after_send is not None:
-            resp.after_send()
+            try:
+                resp.after_send()
+            except Exception:
+                log.exception("%s: action after the answer failed", scope.get("path"))
 
     def _answer_error(self, scope: dict, exc: BaseException) -> Response:
         err = api_error_from(exc)

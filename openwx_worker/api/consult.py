@@ -5,12 +5,14 @@ message *from that friend* (Mojo::Weixin's timer was cancelled by any incoming
 message, after which the request never got its timeout answer), ``timeout`` is
 honoured however long it is (no 15 s idle cut), and the answer carries the send's
 ``code`` 0 and ``status`` (Mojo::Weixin answered null). Media is sent and waited on
-like text (Mojo::Weixin returned without waiting). The subscription to the event
-log is opened *before* sending, so a reply that comes back instantly is not missed.
+like text (Mojo::Weixin returned without waiting). The wait reads the account's
+EventLog from the position it had *before* sending, so a reply that comes back
+instantly is not missed.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from openwx_worker.models import ReceiveMessage
@@ -24,12 +26,20 @@ from .replies import ConsultReply, ConsultTimeoutReply, ErrorReply, MediaSendRep
 from .send import deliver
 
 
-def is_reply_from(item: Any, friend_id: str) -> bool:
-    return (
-        isinstance(item, ReceiveMessage)
-        and item.type == "friend_message"
-        and item.sender_id == friend_id
-    )
+async def next_message_from(events: Any, friend_id: str, cursor: int) -> ReceiveMessage:
+    """The first friend_message from ``friend_id`` in the log after ``cursor``.
+
+    Read from the durable log rather than a subscription, so a burst of other
+    traffic while we wait can never push the reply out of a bounded buffer.
+    """
+    while True:
+        for stored in events.read_raw_after(cursor, 500):
+            cursor = stored.event_id
+            if stored.post_type == "receive_message" and stored.name == "friend_message":
+                item = events.decode(stored.body)
+                if item.sender_id == friend_id:
+                    return item
+        await events.wait_after(cursor)
 
 
 async def consult(ctx: Context, p: Any) -> ConsultReply | ConsultTimeoutReply:
@@ -38,16 +48,10 @@ async def consult(ctx: Context, p: Any) -> ConsultReply | ConsultTimeoutReply:
     friend = ctx.client.contacts.first_friend(**p.criteria())
     if friend is None:
         raise not_found(id=None)
-    with ctx.events.subscribe() as incoming:
-        sent: SendReply | MediaSendReply = await deliver(ctx, friend.id, p)
-
-        async def next_reply() -> ReceiveMessage:
-            async for item in incoming:
-                if is_reply_from(item, friend.id):
-                    return item
-            raise ApiError(codes.NOT_RUNNING, "client stopped while waiting", state="stop")
-
-        reply = await ctx.hold(p.timeout, next_reply)
+    events = ctx.events
+    cursor = events.last_event_id  # before sending: an instant reply is not missed
+    sent: SendReply | MediaSendReply = await deliver(ctx, friend.id, p)
+    reply = await ctx.hold(p.timeout, partial(next_message_from, events, friend.id, cursor))
     if reply is None:
         return ConsultTimeoutReply(msg_id=sent.msg_id, id=sent.id)
     return ConsultReply(reply=reply.content, msg_id=sent.msg_id, id=str(reply.id))

@@ -30,6 +30,7 @@ from openwx_worker.delivery import (
     render_report,
     wants_event,
 )
+from openwx_worker.models import Posted
 
 from .endpoint import Context, Endpoint
 from .params import CheckEventParams
@@ -119,7 +120,7 @@ async def check_event(ctx: Context, p: CheckEventParams) -> Response:
 
 
 ENDPOINTS = [
-    Endpoint("check_event", check_event, CheckEventParams, (list[dict],),
+    Endpoint("check_event", check_event, CheckEventParams, (list[Posted],),
              "Long-poll for messages and events", needs_running=False,
              description=__doc__ or ""),
 ]  # fmt: skip

@@ -128,10 +128,13 @@ async def _load(ctx: Context, p: Any) -> MediaFile:
         if len(part.data) > size_max:
             raise ApiError(codes.MEDIA_UNAVAILABLE,
                            f"media size exceed, maximum size is {size_max} bytes")  # fmt: skip
-        name = part.filename or f"{int(time.time() * 1000)}.dat"
-        media = MediaFile(data=part.data, name=os.path.basename(name),
-                          mime=infer_mime(name, part.data, part.content_type),
-                          path=name, mtime=int(time.time()))  # fmt: skip
+        name = os.path.basename(part.filename or p.media_name or "")
+        mime = infer_mime(name, part.data, "" if part.content_type == "text/plain" and not name
+                          else part.content_type)  # fmt: skip
+        if not name:
+            name = f"{int(time.time() * 1000)}.{wx_media.ext_for('', mime) or 'dat'}"
+        media = MediaFile(data=part.data, name=name, mime=mime, path=name,
+                          mtime=int(time.time()))  # fmt: skip
     elif p.media_data:
         data = p.media_data.encode("utf-8", "surrogateescape")
         media = wx_media.from_data(data, name=p.media_name or "", mime=p.media_mime or "",

@@ -72,6 +72,10 @@ def parse_multipart(body: bytes, content_type: str) -> tuple[list[tuple[str, str
         if not isinstance(name, str):
             continue  # a part without a name carries no parameter
         filename = headers.get_filename()
+        if filename is None and name == "media_data":
+            # Mojo::Weixin's media_data is the media's raw bytes in a plain field: keep
+            # them as bytes (a text decode would corrupt them).
+            filename = ""
         if filename is None:
             fields.append((name, content.decode("utf-8", "replace")))
         else:

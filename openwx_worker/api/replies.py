@@ -10,8 +10,6 @@ schemas of ``/openapi.json``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 SENT = "发送成功"
@@ -175,7 +173,3 @@ class StopReply(Reply, kw_only=True):
     starttime: int
     runtime: int
     status: str
-
-
-def error_body(code: int, status: str, **extra: Any) -> dict[str, Any]:
-    return {"code": code, "status": status, **extra}

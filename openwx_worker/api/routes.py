@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import consult, contact_ops, control, event_api, groups, info, send
 from .endpoint import Endpoint
 
@@ -22,8 +20,3 @@ def endpoints() -> list[Endpoint]:
     names = [e.name for e in table]
     assert len(names) == len(set(names)), "duplicate endpoint name"
     return table
-
-
-def check_event_buffer(app: Any) -> event_api.CheckEventBuffer:
-    """The cursor-less check_event read position, one per app."""
-    return event_api.CheckEventBuffer()

@@ -55,8 +55,13 @@ def send_failure(exc: errors.ClientError, *, media: bool = False) -> ApiError:
 
 
 async def deliver(ctx: Context, chat_id: str, p: Any) -> SendReply | MediaSendReply:
-    """Send the request's text, then its media, to one chat; one answer for both."""
+    """Send the request's text, then its media, to one chat; one answer for both.
+
+    The media is read (and checked) before the text goes out, so a refused or
+    unreadable media_path fails the request without a half-sent message.
+    """
     client = ctx.client
+    media = await resolve_media(ctx, p) if wants_media(ctx, p) else None
     text = None
     if p.content:
         try:
@@ -64,21 +69,18 @@ async def deliver(ctx: Context, chat_id: str, p: Any) -> SendReply | MediaSendRe
         except errors.ClientError as exc:
             raise send_failure(exc) from exc
         ctx.app.sent.remember(text.msg_id, chat_id)
-    if not wants_media(ctx, p):
+    if media is None:
         assert text is not None
         return SendReply(msg_id=text.msg_id, id=text.id)
-    media = await resolve_media(ctx, p)
     try:
         result = await client.send_media(chat_id, media)
     except errors.ClientError as exc:
         raise send_failure(exc, media=True) from exc
     ctx.app.sent.remember(result.msg_id, chat_id)
     uploaded = result.media if result.media is not None else media
+    media_id = uploaded.api_id if isinstance(uploaded, UploadedMedia) else ""
     if isinstance(uploaded, UploadedMedia):
         remember_upload(ctx, uploaded)
-        media_id = uploaded.api_id
-    else:
-        media_id = ""
     return MediaSendReply(
         msg_id=result.msg_id, id=result.id, media_id=media_id,
         text_msg_id=text.msg_id if text else None, text_id=text.id if text else None,

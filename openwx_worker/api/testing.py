@@ -24,6 +24,9 @@ def hypercorn_config(host: str = "127.0.0.1", port: int = 0) -> Config:
     config.accesslog = None
     config.errorlog = None
     config.keep_alive_timeout = 120  # check_event and consult hold requests for long
+    # hypercorn closes a connection after 1,000 requests by default; a bot that keeps
+    # one connection open would reconnect every 1,000 calls for no benefit.
+    config.keep_alive_max_requests = 1_000_000
     config.graceful_timeout = 1.0
     return config
 

@@ -22,7 +22,7 @@ from .payloads import (
     Pascal,
     SendReply,
 )
-from .session import BaseRequest, Session, new_client_msg_id, now_ms
+from .session import BaseRequest, Session, now_ms
 
 BATCH_SIZE = 50
 BATCH_IN_FLIGHT = 4
@@ -73,7 +73,7 @@ async def status_notify(session: Session, code: int = 3, to_user: str | None = N
     """webwxstatusnotify; Code 3 (inited) right after init, to self (§5.2)."""
     body = _StatusNotifyBody(
         base_request=session.base_request(), code=code, from_user_name=session.user_name,
-        to_user_name=to_user or session.user_name, client_msg_id=new_client_msg_id(),
+        to_user_name=to_user or session.user_name, client_msg_id=session.next_client_msg_id(),
     )
     await session.post_json("webwxstatusnotify", body, SendReply)
 

@@ -20,7 +20,7 @@ from openwx_worker.errors import ProtocolError
 
 from .errors import translated
 from .payloads import Pascal, Reply, SendReply, UploadReply, encode
-from .session import BaseRequest, Session, new_client_msg_id
+from .session import BaseRequest, Session
 
 CHUNK_SIZE = 512 * 1024
 FILE_APP_ID = "wxeb7ec651dd0aefa9"
@@ -140,7 +140,7 @@ async def upload(
     chunks = max(1, math.ceil(size / CHUNK_SIZE))
     request = _UploadRequest(
         upload_type=2, base_request=session.base_request(),
-        client_media_id=int(new_client_msg_id()), total_len=size, start_pos=0, data_len=size,
+        client_media_id=int(session.next_client_msg_id()), total_len=size, start_pos=0, data_len=size,
         media_type=4, from_user_name=session.user_name, to_user_name=to,
         file_md5=hashlib.md5(data).hexdigest(),
     )

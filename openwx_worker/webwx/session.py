@@ -103,7 +103,10 @@ def new_device_id() -> str:
 
 
 def new_client_msg_id() -> str:
-    """17-digit id: ms timestamp + 4 random digits, as the official client makes it."""
+    """17-digit id: ms timestamp + 4 random digits, as the official client makes it.
+
+    Use :meth:`Session.next_client_msg_id` for sends: it never repeats an id.
+    """
     return f"{now_ms()}{random.randrange(10000):04d}"
 
 
@@ -119,6 +122,17 @@ class Session:
         self.sync_key = SyncKey()  # for the next webwxsync
         self.check_key = SyncKey()  # for the next synccheck
         self.invite_start_count = 40
+        self._last_client_msg_id = 0
+
+    def next_client_msg_id(self) -> str:
+        """A ClientMsgId in the official 17-digit form that this process never repeats.
+
+        The server de-duplicates by ClientMsgId (a retry must reuse its id), so two
+        different messages must never share one: ids are strictly increasing.
+        """
+        candidate = int(new_client_msg_id())
+        self._last_client_msg_id = max(candidate, self._last_client_msg_id + 1)
+        return str(self._last_client_msg_id)
 
     # ------------------------------------------------------------ credentials
 

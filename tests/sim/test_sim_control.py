@@ -155,7 +155,9 @@ def test_cli_world_prints_a_loadable_world_file(tmp_path):
 
     from wechat_sim.cli import main
 
-    result = CliRunner().invoke(main, ["world", "--friends", "4", "--groups", "1", "--members", "3", "--seed", "3"])
+    result = CliRunner().invoke(
+        main, ["world", "--friends", "4", "--groups", "1", "--members", "3", "--seed", "3"]
+    )
     assert result.exit_code == 0, result.output
     path = tmp_path / "w.json"
     path.write_text(result.output)
@@ -171,6 +173,27 @@ async def test_config_and_account_settings_at_run_time(http, sim):
     assert (await http.get(f"{base}/config")).json()["auto_confirm"] is True
     assert (await http.post(f"{base}/config", json={"nope": 1})).status_code == 400
     assert (await http.post(f"{base}/config", json={"auto_confirm": "yes"})).status_code == 400
-    r = await http.post(f"{base}/accounts/{ALICE}/settings", json={"web_barred": True, "main_host": "wx2.qq.com"})
+    r = await http.post(
+        f"{base}/accounts/{ALICE}/settings", json={"web_barred": True, "main_host": "wx2.qq.com"}
+    )
     assert r.json() == {"wxid": ALICE, "web_barred": True, "main_host": "wx2.qq.com"}
-    assert (await http.post(f"{base}/accounts/{ALICE}/settings", json={"main_host": "evil.com"})).status_code == 400
+    assert (
+        await http.post(f"{base}/accounts/{ALICE}/settings", json={"main_host": "evil.com"})
+    ).status_code == 400
+
+
+async def test_request_log_shows_what_a_client_sent(web, http, sim):
+    await web.qr_login(ALICE)
+    await web.init()
+    seen = (await http.get(sim.base_url + "/sim/requests")).json()
+    paths = [r["path"].rsplit("/", 1)[-1] for r in seen]
+    assert paths == ["jslogin", "login", "webwxnewloginpage", "webwxinit"]
+    assert (
+        seen[-1]["method"] == "POST"
+        and seen[-1]["status"] == 200
+        and "pass_ticket=" in seen[-1]["query"]
+    )
+    only = (
+        await http.get(sim.base_url + "/sim/requests", params={"path": "login", "limit": 1})
+    ).json()
+    assert [r["path"] for r in only] == ["/cgi-bin/mmwebwx-bin/webwxnewloginpage"]

@@ -103,7 +103,9 @@ async def test_host_header_selects_named_mode(sim, http):
             headers={"Host": "login.wx.qq.com"},
         )
     # addressed by Host header the sim answers like the real service: https and real names
-    assert redirect_of(r.text).startswith("https://wx.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?")
+    assert redirect_of(r.text).startswith(
+        "https://wx.qq.com/cgi-bin/mmwebwx-bin/webwxnewloginpage?"
+    )
 
 
 async def test_direct_mode_answers_with_its_own_address(web, sim):
@@ -158,3 +160,29 @@ async def test_a_hung_up_long_poll_is_cancelled_on_the_server(web, sim):
     with trio.fail_after(5):
         while session.changed._event.statistics().tasks_waiting:  # noqa: ASYNC110
             await trio.sleep(0.01)
+
+
+async def test_host_classification():
+    from wechat_sim.protocol.http import classify
+
+    assert classify("WX2.QQ.COM:443") == classify("wx2.qq.com.") == classify("wx2.qq.com")
+    assert (classify("webpush.wx2.qq.com").role, classify("webpush.wx2.qq.com").main) == (
+        "push",
+        "wx2.qq.com",
+    )
+    assert (classify("file.web.wechat.com").role, classify("file.web.wechat.com").main) == (
+        "file",
+        "web.wechat.com",
+    )
+    assert (classify("webpush2.weixin.qq.com").role, classify("webpush2.weixin.qq.com").main) == (
+        "push",
+        "wx2.qq.com",
+    )
+    assert classify("login.weixin.qq.com").role == "login"
+    assert classify("evil.wx.qq.com").role == "none" and classify("evil.wx.qq.com").named
+    assert not classify("127.0.0.1:5000").named and not classify("localhost").named
+
+
+async def test_unknown_wechat_host_serves_nothing_but_control(sim, proxied):
+    assert (await proxied.get("http://evil.wx.qq.com/jslogin")).status_code == 404
+    assert (await proxied.get("http://evil.wx.qq.com/sim/accounts")).status_code == 200

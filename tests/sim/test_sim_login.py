@@ -254,3 +254,10 @@ async def test_a_new_login_supersedes_the_old_session(sim, http):
         assert (await new.init())["BaseResponse"]["Ret"] == 0
     assert await old.synccheck() == ("1101", "0")
     assert (await old.sync())["BaseResponse"]["Ret"] == 1101
+
+
+async def test_201_carries_the_avatar_only_with_loginicon(web, http, sim):
+    uuid = await web.jslogin()
+    await web.control("POST", f"/sim/logins/{uuid}/scan", {"account": ALICE})
+    r = await http.get(f"{sim.base_url}{CGI}login", params={"uuid": uuid, "tip": 1})
+    assert r.text == "window.code=201;"

@@ -451,9 +451,17 @@ async def test_auto_replying_contact_answers_after_its_delay(mock_clock):
         await web.qr_login(ALICE)
         await web.init()
         rule = {"contact": "wxid_carol0000000001", "reply": "收到", "delay": 3}
-        assert (await web.control("POST", f"/sim/accounts/{ALICE}/auto_replies", rule)).status_code == 200
-        group_rule = {"contact": "1234567890@chatroom", "member": "wxid_dave00000000002", "delay": 1}
-        assert (await web.control("POST", f"/sim/accounts/{ALICE}/auto_replies", group_rule)).status_code == 200
+        assert (
+            await web.control("POST", f"/sim/accounts/{ALICE}/auto_replies", rule)
+        ).status_code == 200
+        group_rule = {
+            "contact": "1234567890@chatroom",
+            "member": "wxid_dave00000000002",
+            "delay": 1,
+        }
+        assert (
+            await web.control("POST", f"/sim/accounts/{ALICE}/auto_replies", group_rule)
+        ).status_code == 200
         contacts = names_by_nick(await web.all_contacts())
         await web.send_text(contacts["Carol"], "ping")
         await web.send_text(contacts["测试群"], "hello all")
@@ -464,22 +472,30 @@ async def test_auto_replying_contact_answers_after_its_delay(mock_clock):
             assert await web.synccheck() == ("0", "2")
             replies += (await web.sync())["AddMsgList"]
         assert 2.9 <= trio.current_time() - start <= 4
-        echo, answer = sorted(replies, key=lambda m: m["FromUserName"].startswith("@@"), reverse=True)
+        echo, answer = sorted(
+            replies, key=lambda m: m["FromUserName"].startswith("@@"), reverse=True
+        )
         assert echo["Content"] == f"{contacts['Dave 大卫']}:<br/>hello all"
         assert (answer["FromUserName"], answer["Content"]) == (contacts["Carol"], "收到")
         bad = {"contact": "1234567890@chatroom", "delay": 1}
-        assert (await web.control("POST", f"/sim/accounts/{ALICE}/auto_replies", bad)).status_code == 400
+        assert (
+            await web.control("POST", f"/sim/accounts/{ALICE}/auto_replies", bad)
+        ).status_code == 400
 
 
 async def test_phone_side_status_notify(alice):
     contacts = names_by_nick(await alice.all_contacts())
-    r = await alice.control("POST", f"/sim/accounts/{ALICE}/status_notify", {"code": 2, "chat": "1234567890@chatroom"})
+    r = await alice.control(
+        "POST", f"/sim/accounts/{ALICE}/status_notify", {"code": 2, "chat": "1234567890@chatroom"}
+    )
     assert r.status_code == 200
     assert await alice.synccheck() == ("0", "7")
     (msg,) = (await alice.sync())["AddMsgList"]
     assert (msg["MsgType"], msg["StatusNotifyCode"]) == (51, 2)
     assert msg["StatusNotifyUserName"] == contacts["测试群"] == msg["ToUserName"]
-    bad = await alice.control("POST", f"/sim/accounts/{ALICE}/status_notify", {"code": 9, "chat": "filehelper"})
+    bad = await alice.control(
+        "POST", f"/sim/accounts/{ALICE}/status_notify", {"code": 9, "chat": "filehelper"}
+    )
     assert bad.status_code == 400
 
 
@@ -520,8 +536,12 @@ async def test_leniency_the_clients_need(alice, http, sim):
                f"&pass_ticket={quote(c.pass_ticket, safe='')}", f"&pass_ticket={unquote(c.pass_ticket)}"):  # fmt: skip
         r = await http.post(url + pt, content=raw, headers={"ContentType": "application/json"})
         assert r.json()["BaseResponse"]["Ret"] == 0, pt
-    odd = {"BaseRequest": {"Uin": str(c.uin), "Sid": c.sid, "Skey": c.skey, "DeviceID": c.pass_ticket}}
-    r = await http.post(f"{sim.base_url}{CGI}webwxinit?r=1", content=json.dumps(odd, ensure_ascii=False).encode())
+    odd = {
+        "BaseRequest": {"Uin": str(c.uin), "Sid": c.sid, "Skey": c.skey, "DeviceID": c.pass_ticket}
+    }
+    r = await http.post(
+        f"{sim.base_url}{CGI}webwxinit?r=1", content=json.dumps(odd, ensure_ascii=False).encode()
+    )
     assert r.json()["BaseResponse"]["Ret"] == 0
     r = await http.post(f"{sim.base_url}{CGI}webwxinit?r=1", content=b"not json")
     assert r.json()["BaseResponse"]["Ret"] == 1
@@ -536,15 +556,30 @@ async def test_join_notices_in_each_accounts_words(sim, http):
         await bob.qr_login(BOB)
         await bob.init()
         # Carol invites Bob into Family (Carol, Alice, Dave)
-        await alice.control("POST", "/sim/groups/2345678901@chatroom/members", {"wxids": [BOB], "inviter": "wxid_carol0000000001"})
+        await alice.control(
+            "POST",
+            "/sim/groups/2345678901@chatroom/members",
+            {"wxids": [BOB], "inviter": "wxid_carol0000000001"},
+        )
         alice_sync, bob_sync = await alice.sync(), await bob.sync()
         assert alice_sync["AddMsgList"][0]["Content"] == '"Carol"邀请"Bobby"加入了群聊'
-        assert bob_sync["AddMsgList"][0]["Content"] == '"Carol"邀请你加入了群聊，群聊参与人还有：Alice、Dave 大卫'
+        assert (
+            bob_sync["AddMsgList"][0]["Content"]
+            == '"Carol"邀请你加入了群聊，群聊参与人还有：Alice、Dave 大卫'
+        )
         assert bob_sync["ModContactList"][0]["NickName"] == "Family"  # the group is new to Bob
         # Erin joins by scanning Alice's QR code
-        await alice.control("POST", "/sim/groups/2345678901@chatroom/members", {"wxids": ["wxid_erin00000000003"], "inviter": ALICE, "qr": True})
-        assert (await alice.sync())["AddMsgList"][0]["Content"] == '"Erin"通过扫描你分享的二维码加入群聊'
-        assert (await bob.sync())["AddMsgList"][0]["Content"] == '"Erin"通过扫描"Alice"分享的二维码加入群聊'
+        await alice.control(
+            "POST",
+            "/sim/groups/2345678901@chatroom/members",
+            {"wxids": ["wxid_erin00000000003"], "inviter": ALICE, "qr": True},
+        )
+        assert (await alice.sync())["AddMsgList"][0][
+            "Content"
+        ] == '"Erin"通过扫描你分享的二维码加入群聊'
+        assert (await bob.sync())["AddMsgList"][0][
+            "Content"
+        ] == '"Erin"通过扫描"Alice"分享的二维码加入群聊'
 
 
 async def test_transfer_red_packet_and_microvideo(alice):
@@ -557,13 +592,17 @@ async def test_transfer_red_packet_and_microvideo(alice):
     msgs = {m["MsgId"]: m for m in (await alice.sync())["AddMsgList"]}
     transfer, packet, micro = (msgs[i] for i in ids)
     assert (transfer["MsgType"], transfer["AppMsgType"]) == (49, 2000)
-    assert "Carol向你转账8.88元" in transfer["Content"] and "&lt;wcpayinfo&gt;" in transfer["Content"]
+    assert (
+        "Carol向你转账8.88元" in transfer["Content"] and "&lt;wcpayinfo&gt;" in transfer["Content"]
+    )
     assert (packet["MsgType"], packet["Content"]) == (10000, "收到红包，请在手机上查看")
     assert (micro["MsgType"], micro["PlayLength"]) == (62, 5)
 
 
 async def test_own_profile_change_arrives_as_profile(alice):
-    r = await alice.control("POST", f"/sim/accounts/{ALICE}/profile", {"nickname": "Alice🌸", "signature": "new"})
+    r = await alice.control(
+        "POST", f"/sim/accounts/{ALICE}/profile", {"nickname": "Alice🌸", "signature": "new"}
+    )
     assert r.status_code == 200
     assert await alice.synccheck() == ("0", "4")
     profile = (await alice.sync())["Profile"]
@@ -571,3 +610,33 @@ async def test_own_profile_change_arrives_as_profile(alice):
     assert profile["NickName"] == {"Buff": 'Alice<span class="emoji emoji1f338"></span>'}
     assert profile["UserName"]["Buff"] == alice.creds.user["UserName"]
     assert (await alice.sync())["Profile"]["BitFlag"] == 0
+
+
+async def test_group_message_reaches_every_member_account_with_mentions(sim, http):
+    alice = WebClient(http, sim.base_url)
+    await alice.qr_login(ALICE)
+    await alice.init()
+    async with httpx.AsyncClient(timeout=60) as http2:
+        bob = WebClient(http2, sim.base_url)
+        await bob.qr_login(BOB)
+        await bob.init()
+        r = await alice.control(
+            "POST", "/sim/groups/1234567890@chatroom/messages",
+            {"from": "wxid_carol0000000001", "content": "看这里", "mention": [ALICE, "wxid_carol0000000001"]},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        (a,) = (await alice.sync())["AddMsgList"]
+        (b,) = (await bob.sync())["AddMsgList"]
+        assert a["MsgId"] == b["MsgId"] == r.json()["msg_id"]
+        assert a["Content"].split(":<br/>", 1)[1] == "@Alice\u2005@卡罗尔\u2005看这里"
+        assert a["FromUserName"].startswith("@@") and b["FromUserName"].startswith("@@")
+        bad = await alice.control(
+            "POST", "/sim/groups/2345678901@chatroom/messages", {"from": "wxid_erin00000000003"}
+        )
+        assert bad.status_code == 400  # Erin is not in Family
+        bad = await alice.control(
+            "POST",
+            f"/sim/accounts/{ALICE}/messages",
+            {"from": "wxid_carol0000000001", "mention": [ALICE]},
+        )
+        assert bad.status_code == 400  # mentions only in a group

@@ -56,7 +56,9 @@ async def test_every_event_exactly_once_in_order(steps, page):
     drain()
     # AddMsgList and ModContactList are separate lists: order holds within each kind
     assert [g for g in got if g.startswith("mod:")] == [x for x in sent if x.startswith("mod:")]
-    assert [g for g in got if not g.startswith("mod:")] == [x for x in sent if not x.startswith("mod:")]
+    assert [g for g in got if not g.startswith("mod:")] == [
+        x for x in sent if not x.startswith("mod:")
+    ]
     assert world.selector(session, world.position_for_check(session, key)) == 0
 
 

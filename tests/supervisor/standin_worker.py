@@ -100,6 +100,8 @@ def main():
                     self.wfile.flush()
                     time.sleep(0.2)
                 self.wfile.write(b"0\r\n\r\n")
+            elif url.path == "/openwx/die":  # crash in the middle of a request
+                os._exit(3)
             elif url.path == "/openwx/exit0":
                 self._json({"code": 0, "status": "bye"})
                 threading.Timer(0.1, lambda: os._exit(0)).start()

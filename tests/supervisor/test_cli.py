@@ -88,3 +88,39 @@ async def test_start_status_stop(tmp_path):
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_start_with_the_embedded_simulator(tmp_path):
+    """``--sim``: the workers log in to an in-process wechat_sim by themselves."""
+    port = _free_port()
+    argv = [sys.executable, "-c", "from openwx_supervisor.cli import main; main()", "start",
+            "--sim", "--accounts", "a", "--listen", f"127.0.0.1:{port}",
+            "--tmpdir", str(tmp_path / "tmp"), "--backend-start-port", str(base_port() + 1500),
+            "--config", str(_data_root_config(tmp_path))]
+    proc = await trio.lowlevel.open_process(argv, stderr=subprocess.DEVNULL)
+    try:
+        async with httpx.AsyncClient(trust_env=False) as http:
+            with trio.fail_after(60):
+                while True:
+                    try:
+                        r = await http.get(f"http://127.0.0.1:{port}/openwx/check_client")
+                        if r.json()["client"][0]["state"] == "running":
+                            break
+                    except (httpx.TransportError, IndexError, KeyError):
+                        pass
+                    await trio.sleep(0.1)
+            user = (await http.get(f"http://127.0.0.1:{port}/openwx/get_user_info?client=a")).json()
+            assert user["id"].startswith("@")
+        proc.send_signal(15)
+        with trio.fail_after(30):
+            assert await proc.wait() == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def _data_root_config(tmp_path):
+    path = tmp_path / "sim.toml"
+    path.write_text(f'data_root = "{tmp_path / "data"}"\ncheck_interval = 0.5\n')
+    return path

@@ -104,8 +104,14 @@ async def test_a_killed_worker_is_restarted(tmp_path, http):
             await w.wait_state(S.RUNNING)
         assert w.pid != old_pid and w.restarts == 1 and w.port == port
         assert "signal 9" in w.last_reason
+        r = await http.get(f"{sup.url}/openwx/die?client=a")  # crashes while answering
+        assert r.status_code == 502 and r.json()["code"] == 10
+        with trio.fail_after(20):
+            await w.wait_state(S.BACKOFF)
+            await w.wait_state(S.RUNNING)
+        assert w.restarts == 2 and "status 3" in w.last_reason
         entry = (await http.get(f"{sup.url}/openwx/check_client?client=a")).json()["client"][0]
-        assert entry["restarts"] == 1 and entry["pid"] == w.pid
+        assert entry["restarts"] == 2 and entry["pid"] == w.pid
 
 
 async def test_a_worker_that_always_crashes_ends_failed(tmp_path, http):

@@ -190,3 +190,25 @@ async def test_invalid_transitions_are_refused(clock):
     async with watched() as (w, launcher, nursery):
         with pytest.raises(InvalidTransition):
             w._change_state(S.RUNNING, "no")
+
+
+async def test_a_worker_that_cannot_be_spawned_backs_off_then_fails(clock):
+    async with watched() as (w, launcher, nursery):
+        async def no_executable(name, options, port):
+            raise FileNotFoundError("openwx-worker")
+
+        launcher.spawn = no_executable
+        w.start(nursery)
+        await w.wait_state(S.FAILED)
+        assert "spawn failed" in w.last_reason and w.restarts == 4
+
+
+async def test_a_bug_fails_one_account_not_the_supervisor(clock):
+    async with watched() as (w, launcher, nursery):
+        def broken_refresh(owner):
+            raise RuntimeError("bug")
+
+        w._ports.refresh = broken_refresh
+        w.start(nursery)
+        await w.wait_state(S.FAILED)
+        assert "internal error" in w.last_reason and not w.supervising

@@ -45,7 +45,9 @@ class Webhook:
         self.answer: Answer = _ok
         self.received: list[Received] = []  # requests answered with 2xx
         self.requests: list[Received] = []  # every complete request, whatever the answer
+        self.connections = 0  # TCP connections accepted
         self.arrived = trio.Event()  # set (and replaced) on every accepted request
+        self.requested = trio.Event()  # set (and replaced) on every complete request
         self._scope: trio.CancelScope | None = None
 
     @property
@@ -79,6 +81,7 @@ class Webhook:
                 await trio.serve_listeners(self._connection, listeners, handler_nursery=nursery)
 
     async def _connection(self, stream: trio.SocketStream) -> None:
+        self.connections += 1
         conn = h11.Connection(h11.SERVER)
         async with stream:
             while True:
@@ -112,6 +115,8 @@ class Webhook:
                     at=trio.current_time(),
                 )
                 self.requests.append(got)
+                self.requested.set()
+                self.requested = trio.Event()
                 if self.mode == "hang":
                     await trio.sleep_forever()
                 extra: list[tuple[str, str]] = []

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import trio
 
+from openwx_worker.state import ClientState
 from openwx_worker.testing import running_worker, scan_and_confirm, sim_post, wait_item
 from wechat_sim.testing import open_sim
 
@@ -74,8 +75,8 @@ async def api_on_sim(tmp_path, **config: Any) -> AsyncIterator[Api]:
             yield Api(sim, w, http, sim_http)
 
 
-async def wait_sent(api: Api, predicate, timeout: float = 30) -> dict:
-    with trio.fail_after(timeout):
+async def wait_sent(api: Api, predicate, seconds: float = 30) -> dict:
+    with trio.fail_after(seconds):
         while True:
             for item in await api.sent():
                 if predicate(item):
@@ -129,8 +130,13 @@ async def test_async_send_and_broadcast_answer_at_once(tmp_path, clock):
         r = await api.call("send_friend_message", id="@all", content="to everyone")
         assert r == {"code": 0, "id": 0, "status": "request already executed",
                      "count": len(friends)}
+        expected = {f["wxid"] for f in (await api.account())["friends"]}
+        assert len(expected) == len(friends)
         with trio.fail_after(30):
-            while sum(s["content"] == "to everyone" for s in await api.sent()) < len(friends):
+            while True:
+                got = {s["to"] for s in await api.sent() if s["content"] == "to everyone"}
+                if got == expected:
+                    break
                 await trio.sleep(0.05)
 
 
@@ -232,8 +238,7 @@ async def test_not_running_before_login(tmp_path, clock):
     async with open_sim() as sim, running_worker(sim, tmp_path, wait=False) as worker:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker.port}") as http:
             with trio.fail_after(30):
-                while str(worker.client.state) != "scaning":
-                    await trio.sleep(0.05)
+                await worker.state.wait_state(ClientState.scaning)
             r = await http.get("/openwx/send_friend_message", params={"id": "x", "content": "y"})
             assert r.json() == {"code": 300, "status": "client not running (state scaning)",
                                 "state": "scaning"}
@@ -242,3 +247,79 @@ async def test_not_running_before_login(tmp_path, clock):
             with trio.fail_after(30):
                 await worker.client.wait_running()
             assert len((await http.get("/openwx/get_friend_info")).json()) > 3
+
+
+async def test_send_failures_answer_wechats_ret(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        carol = api.friend_id(name="Carol")
+        await sim_post(api.sim, "/sim/faults",
+                       {"endpoint": "webwxsendmsg", "kind": "ret_1205", "count": 20})
+        r = await api.call("send_friend_message", id=carol, content="too fast")
+        assert r["code"] == 1205 and r["status"].startswith("发送失败")
+        assert r["msg_id"] is None and r["id"]  # Mojo's local id of the failed message
+        await api.sim_http.delete("/sim/faults")
+        await sim_post(api.sim, "/sim/faults",
+                       {"endpoint": "webwxsendmsg", "kind": "http_500", "count": 20})
+        r = await api.call("send_friend_message", id=carol, content="server down")
+        assert r["code"] == -1 and r["status"].startswith("发送失败")
+        assert await api.sent() == []
+
+
+async def test_revoke_too_late_is_a_failure(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        sent = await api.call("send_friend_message", markname="Bobby", content="old news")
+        await trio.sleep(180)  # WeChat refuses revokes after 2 minutes
+        r = await api.call("revoke_message", id=sent["msg_id"])
+        assert r["code"] == 201 and r["status"] == "revoke failure" and r["reason"]
+        assert not (await api.sent())[-1]["revoked"]
+
+
+# --------------------------------------------------------------------------- reading, failures
+
+
+async def test_info_and_search_reflect_the_simulated_account(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        user = await api.call("get_user_info")
+        assert user["name"] == "Alice" and user["id"] == api.worker.client.contacts.self_id
+        friends = await api.call("get_friend_info")
+        sim_friends = (await api.account())["friends"]
+        assert len(friends) == len(sim_friends)
+        by_name = {f["name"]: f for f in friends}
+        assert by_name["Carol"]["city"] == "深圳" and by_name["Carol"]["sex"] == "female"
+        assert by_name["Bob"]["markname"] == "Bobby" and by_name["Bob"]["displayname"] == "Bobby"
+        assert by_name["腾讯新闻"]["category"] == "公众号"
+        assert by_name["文件传输助手"]["category"] == "系统帐号"
+        groups = await api.call("get_group_info")
+        team = next(g for g in groups if g["displayname"] == "测试群")
+        assert len(team["member"]) == 5
+        assert {m["displayname"] for m in team["member"]} >= {"卡罗尔", "Alice"}
+        basic = await api.call("get_group_basic_info")
+        assert [g["id"] for g in basic] == [g["id"] for g in groups]
+        assert all("member" not in g for g in basic)
+        found = await api.call("search_friend", province="广东", city="深圳")
+        assert [f["name"] for f in found] == ["Carol"]
+        found = await api.call("search_group", displayname="Family")
+        assert [len(g["member"]) for g in found] == [3]
+        assert await api.call("search_group", displayname="family") == {
+            "code": 100, "status": "object not found"}
+
+
+async def test_operation_failures_change_nothing(tmp_path, clock):
+    async with api_on_sim(tmp_path) as api:
+        before = await api.account()
+        carol = api.friend_id(name="Carol")
+        group = api.group_id(displayname="测试群")
+        assert (await api.call("create_group", friends="@nobody"))["code"] == 100
+        assert (await api.call("create_group", friends=""))["code"] == 200
+        assert (await api.call("invite_friend", id="@@nope", friends=carol))["code"] == 100
+        assert (await api.call("kick_group_member", id=group, members="@nobody"))["code"] == 100
+        assert (await api.call("set_group_displayname", id=group, new_displayname=""))[
+            "code"] == 400
+        assert (await api.call("set_markname", id="@nobody", new_markname="x"))["code"] == 100
+        assert (await api.call("make_friend", id=carol))["code"] == 101
+        assert (await api.call("stick", id="@nobody"))["code"] == 100
+        assert (await api.call("upload_media"))["code"] == 400
+        assert (await api.call("get_avatar", id="@nobody"))["code"] == 100
+        assert await api.account() == before
+        assert await api.sent() == []
+        assert str(api.worker.client.state) == "running"  # nothing above hurt the worker

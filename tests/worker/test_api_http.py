@@ -65,10 +65,12 @@ class LocalWorker:
     events: EventLog
     client: Any
     state: Any = None
-    stops: list[str] = field(default_factory=list)
+    stop_requests: int = 0
+    stopped: trio.Event = field(default_factory=trio.Event)
 
     def request_stop(self) -> None:
-        self.stops.append("stop")
+        self.stop_requests += 1
+        self.stopped.set()
 
 
 @pytest.fixture
@@ -305,9 +307,8 @@ async def test_stop_client_answers_then_stops(api):
     assert body["code"] == 0 and body["account"] == "default"
     assert body["status"] == f"success, client({body['pid']}) will stop in 3 seconds"
     with trio.fail_after(2):
-        while not worker.stops:
-            await trio.sleep(0.01)
-    assert worker.stops == ["stop"]
+        await worker.stopped.wait()
+    assert worker.stop_requests == 1
 
 
 async def test_openapi_lists_every_endpoint_parameter_and_reply(api):

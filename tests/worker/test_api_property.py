@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from trio.testing import MockClock
 
 from openwx_worker.api.routes import endpoints
+from openwx_worker.state import ClientState
 from openwx_worker.testing import running_worker
 from wechat_sim.testing import open_sim
 
@@ -90,41 +91,62 @@ def check_answer(name: str, r: httpx.Response) -> None:
         assert isinstance(body.get("status"), str) and body["status"], body
 
 
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=15, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)  # fmt: skip
+
+
+@SETTINGS
 @given(data=st.data())
 def test_random_requests_never_break_the_worker(data):
     # One trio run (with its own autojump clock) per example: a fresh simulator and
     # worker each time, so a failing example replays on its own.
-    trio.run(throw_requests, data, clock=MockClock(autojump_threshold=0.05))
+    trio.run(throw_requests, data, True, clock=MockClock(autojump_threshold=0.05))
 
 
-async def throw_requests(data) -> None:
+@settings(SETTINGS, max_examples=5)
+@given(data=st.data())
+def test_random_requests_while_logging_in(data):
+    """Before the QR code is scanned: answers at once, JSON with a code, worker alive."""
+    trio.run(throw_requests, data, False, clock=MockClock(autojump_threshold=0.05))
+
+
+async def send(http: httpx.AsyncClient, name: str, how: str, params: dict, raw: bytes,
+               ctype: str) -> httpx.Response:
+    path = f"/openwx/{name}"
+    if name in ("check_event", "consult"):
+        params.setdefault("timeout", "1")
+    if how == "query":
+        return await http.get(path, params=params)
+    if how == "form":
+        return await http.post(path, data=params)
+    if how == "multipart":
+        return await http.post(path, data=params, files={"media": ("x.png", raw, "image/png")})
+    if how == "json":
+        return await http.post(path, json=params)
+    if how == "query+json":
+        return await http.post(path, params=params, json={"id": params.get("id")})
+    return await http.post(path, content=raw, headers={"content-type": ctype})
+
+
+async def throw_requests(data, logged_in: bool) -> None:
     tmp = tempfile.mkdtemp(prefix="openwx-prop-")
-    async with open_sim(auto_confirm=True) as sim, running_worker(sim, tmp) as worker:
+    async with open_sim(auto_confirm=logged_in) as sim, \
+            running_worker(sim, tmp, wait=logged_in) as worker:  # fmt: skip
         book = worker.client.contacts
-        ids = [f.id for f in book.friends] + [g.id for g in book.groups] + [book.self_id]
+        ids = [f.id for f in book.friends] + [g.id for g in book.groups] + [book.self_id or "@x"]
+        expected_state = "running" if logged_in else "scaning"
+        with trio.fail_after(30):
+            await worker.state.wait_state(ClientState(expected_state))
         base = f"http://127.0.0.1:{worker.port}"
         async with httpx.AsyncClient(base_url=base, timeout=None) as http:
+            for name in ENDPOINTS:  # every endpoint at least once, without parameters
+                check_answer(name, await send(http, name, "query", {}, b"", ""))
             for _ in range(REQUESTS_PER_EXAMPLE):
                 name, how, params, (raw, ctype) = data.draw(request_strategy())
                 params = {k: with_ids(v, ids) for k, v in params.items()}
-                path = f"/openwx/{name}"
-                params.setdefault("timeout", "1") if name in ("check_event", "consult") else None
-                if how == "query":
-                    r = await http.get(path, params=params)
-                elif how == "form":
-                    r = await http.post(path, data=params)
-                elif how == "multipart":
-                    r = await http.post(path, data=params,
-                                        files={"media": ("x.png", raw, "image/png")})
-                elif how == "json":
-                    r = await http.post(path, json=params)
-                elif how == "query+json":
-                    r = await http.post(path, params=params, json={"id": params.get("id")})
-                else:
-                    r = await http.post(path, content=raw, headers={"content-type": ctype})
-                check_answer(name, r)
+                check_answer(name, await send(http, name, how, params, raw, ctype))
             with trio.fail_after(5):
                 info = (await http.get("/openwx/get_client_info")).json()
-            assert info["code"] == 0 and info["state"] == "running"
+            assert info["code"] == 0 and info["state"] == expected_state

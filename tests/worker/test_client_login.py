@@ -106,11 +106,12 @@ async def test_resume_after_restart_needs_no_qr(tmp_path, clock):
                                ("updating", "running")]
 
 
-async def test_forced_logout_relogs_in_by_push(tmp_path, clock):
+@pytest.mark.parametrize("retcode", [1100, 1101, 1102])
+async def test_forced_logout_relogs_in_by_push(tmp_path, clock, retcode):
     async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
         old_user = h.client.user.id
         start = h.events.last_event_id
-        await sim_post(sim, f"/sim/accounts/{ALICE}/logout", {"retcode": 1101})
+        await sim_post(sim, f"/sim/accounts/{ALICE}/logout", {"retcode": retcode})
         ev = await wait_item(h, is_event("login"), after=start)
         assert ev.params == [1]
         with trio.fail_after(60):
@@ -182,3 +183,46 @@ async def test_restart_with_dead_session_uses_push_login(tmp_path, clock):
             assert [e.params for e in new if getattr(e, "event", None) == "login"] == [[1]]
             changes = [tuple(e.params) for e in new if getattr(e, "event", None) == "state_change"]
             assert ("loading", "confirming") in changes
+
+
+async def test_messages_while_stopped_arrive_after_resume(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim:
+        async with running_client(sim, tmp_path) as h:
+            await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
+                           {"from": "wxid_carol0000000001", "content": "before"})
+            await wait_item(h, lambda i: getattr(i, "content", None) == "before")
+        await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
+                       {"from": "wxid_carol0000000001", "content": "while down"})
+        async with running_client(sim, tmp_path) as h2:
+            start = h2.events.start_event_id
+            await wait_item(h2, lambda i: getattr(i, "content", None) == "while down",
+                            after=start)
+            await trio.sleep(5)
+            again = [i for i in h2.events.read_after(start, 1000)
+                     if getattr(i, "content", None) == "before"]
+            assert again == []  # already reported before the restart: not twice
+
+
+def test_own_qr_rendering_is_a_jpeg_of_the_login_url():
+    from openwx_worker.client_qrcode import render_qr_jpeg
+
+    image = render_qr_jpeg("https://login.weixin.qq.com/l/abcdefgh==")
+    assert image[:3] == b"\xff\xd8\xff" and len(image) > 500
+
+
+async def test_event_order_of_a_qr_login(tmp_path, clock):
+    """As Mojo::Weixin: input_qrcode, the state changes, login[1], then running."""
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        names = [(e.event, e.params[1] if e.event == "state_change" else None)
+                 for e in _events(h) if e.event in ("input_qrcode", "state_change", "login")]
+        assert names == [
+            ("state_change", "loading"), ("input_qrcode", None), ("state_change", "scaning"),
+            ("state_change", "confirming"), ("state_change", "updating"), ("login", None),
+            ("state_change", "running")]
+
+
+async def test_keep_cookie_off_writes_no_cookie_file(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim:
+        async with running_client(sim, tmp_path, keep_cookie=False) as h:
+            assert h.client.state is ClientState.running
+        assert not h.state.files.cookie_path.exists()

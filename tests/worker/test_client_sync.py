@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import msgspec
 import pytest
 import trio
 
@@ -216,3 +217,31 @@ async def test_group_notice_and_unknown_member_fetched(tmp_path, clock):
 
 def _text_is(content):
     return lambda item: getattr(item, "content", None) == content
+
+
+async def test_new_and_lost_group(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        start = h.events.last_event_id
+        group = await h.client.create_group(
+            [h.client.contacts.first_friend(name="Carol").id,
+             h.client.contacts.first_friend(name="Dave 大卫").id], "Party")
+        ev = await wait_item(h, is_event("new_group"), after=start)
+        assert ev.params[0]["id"] == group.id and ev.params[0]["name"] == "Party"
+
+        start = h.events.last_event_id
+        await _sim(sim, "POST", f"/sim/groups/2345678901@chatroom/members/{ALICE}/remove",
+                   {"by": CAROL})
+        ev = await wait_item(h, lambda i: getattr(i, "event", "") in (
+            "lose_group", "lose_group_member"), after=start)
+        assert ev.event == "lose_group" and ev.params[0]["name"] == "Family"
+
+
+
+async def test_media_not_downloaded_when_download_media_is_off(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim, running_client(
+            sim, tmp_path, download_media=False) as h:
+        start = h.events.last_event_id
+        await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
+                       {"from": CAROL, "type": "image", "data_b64": base64.b64encode(JPEG).decode()})
+        msg = await wait_item(h, _message("media"), after=start)
+        assert msg.content == "[图片]" and msg.media_path is msgspec.UNSET

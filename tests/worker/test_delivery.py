@@ -16,13 +16,12 @@ from openwx_worker import models, signing
 from openwx_worker.config import WorkerConfig
 from openwx_worker.delivery import (
     DEFAULT_EVENT_LIST,
-    Delivery,
     DeliveryOptions,
-    make_http_client,
     mime_base64,
     open_delivery,
 )
 from openwx_worker.events import EventLog, open_event_log
+from openwx_worker.outbox import Delivery, make_http_client
 
 
 @pytest.fixture
@@ -292,8 +291,9 @@ _CHILD = r"""
 import sys
 import trio
 from openwx_worker import models
-from openwx_worker.delivery import Delivery, DeliveryOptions, make_http_client
+from openwx_worker.delivery import DeliveryOptions
 from openwx_worker.events import EventLog
+from openwx_worker.outbox import Delivery, make_http_client
 
 async def main(path, url, count):
     with EventLog.open(path) as log:

@@ -6,6 +6,8 @@ import logging
 
 import pytest
 import trio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openwx_worker import models
 from openwx_worker.events import EventLog
@@ -168,3 +170,33 @@ async def test_subscribe_gets_new_items_and_is_bounded(tmp_path, caplog):
             assert log.statistics().subscribers == 1
         assert log.statistics().subscribers == 0
         log.publish(recv(5))  # no subscriber left: nothing breaks
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["publish", "publish", "publish", "reopen", "prune"]),
+                max_size=60),
+       st.integers(min_value=1, max_value=8))
+def test_ids_stay_ordered_and_contiguous_through_reopens_and_pruning(tmp_path, ops, max_count):
+    """Whatever happens, the log holds the newest published items, in publish order,
+    and ids go on from the highest ever given (property test)."""
+    path = tmp_path / f"prop-{len(list(tmp_path.iterdir()))}.db"
+    published: list[int] = []
+    log_cm = EventLog.open(path, max_count=max_count)
+    log = log_cm.__enter__()
+    try:
+        for op in ops:
+            if op == "publish":
+                published.append(log.publish(recv(len(published))))
+            elif op == "reopen":
+                log_cm.__exit__(None, None, None)
+                log_cm = EventLog.open(path, max_count=max_count)
+                log = log_cm.__enter__()
+            else:
+                log.prune()
+                assert log.statistics().stored <= max_count
+        assert published == list(range(1, len(published) + 1))
+        stored = [i.event_id for i in log.read_after(0, 10_000)]
+        assert stored == published[len(published) - len(stored):]  # a suffix, in order
+        assert log.last_event_id == len(published)
+    finally:
+        log_cm.__exit__(None, None, None)

@@ -65,3 +65,12 @@ def test_sync_reply_lenient_and_two_keys():
     assert reply.sync_key.as_query() == "1_5" and reply.sync_check_key.as_query() == "1_6"
     key = SyncKey(count=2, items=[SyncKeyItem(key=1, val=2), SyncKeyItem(key=1000, val=9)])
     assert key.as_query() == "1_2|1000_9"
+
+
+def test_client_msg_ids_never_repeat():
+    from openwx_worker.webwx.session import Session
+
+    session = Session(http=None)  # type: ignore[arg-type]
+    ids = [session.next_client_msg_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids) and all(len(i) == 17 for i in ids)
+    assert [int(i) for i in ids] == sorted(int(i) for i in ids)

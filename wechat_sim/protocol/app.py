@@ -14,6 +14,7 @@ import trio
 
 from wechat_sim import control
 from wechat_sim.errors import SimError
+from wechat_sim.model import SeenRequest
 from wechat_sim.protocol import downloads, login, media, ops, webwx, wire
 from wechat_sim.protocol.faults import intercept
 from wechat_sim.protocol.http import Request, Response, read_request, send_response
@@ -107,6 +108,11 @@ class SimApp:
         response = await self._handle_until_disconnect(req, receive)
         if response is not None:
             log.debug("%s %s%s -> %s", req.method, req.host, req.path, response.status)
+            if not req.path.startswith("/sim"):
+                self.world.requests.append(
+                    SeenRequest(trio.current_time(), req.method, req.host, req.path,
+                                req.query_string, response.status)  # fmt: skip
+                )
             await send_response(send, response)
 
     async def _handle_until_disconnect(self, req: Request, receive) -> Response | None:

@@ -18,6 +18,18 @@ import msgspec
 MAIN_HOSTS = ("wx.qq.com", "wx2.qq.com", "wx8.qq.com", "web.wechat.com", "web2.wechat.com")
 QR_HOSTS = ("login.weixin.qq.com", "login.wechat.com")
 PREFIXES = {"login.": "login", "file.": "file", "webpush.": "push"}
+# The ~2016 naming (web-protocol.md 1.1, "older naming"); the pairing with main hosts by the
+# "2" suffix is inferred.
+OLD_HOSTS = {
+    "webpush.weixin.qq.com": ("push", "wx.qq.com"),
+    "webpush2.weixin.qq.com": ("push", "wx2.qq.com"),
+    "file2.wx.qq.com": ("file", "wx2.qq.com"),
+    "webpush.wechat.com": ("push", "web.wechat.com"),
+    "webpush2.wechat.com": ("push", "web2.wechat.com"),
+    "file.wechat.com": ("file", "web.wechat.com"),
+    "file2.wechat.com": ("file", "web2.wechat.com"),
+}
+WECHAT_DOMAINS = ("qq.com", "wechat.com", "wechatapp.com")
 
 
 @dataclass(frozen=True)
@@ -25,12 +37,13 @@ class HostInfo:
     """What the addressed host means: a role of a main host (named) or the sim's own address."""
 
     named: bool
-    role: str = "any"  # "login" | "main" | "file" | "push" | "any" (direct mode)
+    role: str = "any"  # "login" | "main" | "file" | "push" | "none" | "any" (direct mode)
     main: str = ""  # the main host family ("" for QR hosts and direct mode)
 
 
 def classify(host: str) -> HostInfo:
     name = host.lower().rsplit(":", 1)[0] if not host.startswith("[") else host.lower()
+    name = name.rstrip(".")  # a fully qualified "wx.qq.com." is the same host
     if name in MAIN_HOSTS:
         return HostInfo(True, "main", name)
     if name in QR_HOSTS:
@@ -38,6 +51,11 @@ def classify(host: str) -> HostInfo:
     for prefix, role in PREFIXES.items():
         if name.startswith(prefix) and name[len(prefix) :] in MAIN_HOSTS:
             return HostInfo(True, role, name[len(prefix) :])
+    if name in OLD_HOSTS:
+        role, main = OLD_HOSTS[name]
+        return HostInfo(True, role, main)
+    if any(name == d or name.endswith("." + d) for d in WECHAT_DOMAINS):
+        return HostInfo(True, "none")  # a WeChat name that serves nothing: every route 404s
     return HostInfo(False)
 
 

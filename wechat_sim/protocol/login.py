@@ -68,6 +68,8 @@ def _poll_answer(world: World, req: Request, uuid: str, *, timed_out: bool) -> s
         return f'window.code=200;\nwindow.redirect_uri="{uri}";'
     if login.state is LoginState.SCANNED and (not login.scan_reported or timed_out):
         login.scan_reported = True
+        if req.query.get("loginicon") != "true":  # the avatar only when asked for (3.3)
+            return "window.code=201;"
         avatar = base64.b64encode(blobs.jpeg(login.account or "", (46, 46))).decode()
         return f"window.code=201;window.userAvatar = 'data:img/jpg;base64,{avatar}';"
     if timed_out:
