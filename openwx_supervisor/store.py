@@ -43,7 +43,12 @@ def load_clients(path: str) -> dict[str, ClientRecord]:
     except FileNotFoundError:
         return {}
     except (OSError, msgspec.DecodeError) as exc:
-        log.error("ignoring unreadable clients file %s: %s", path, exc)
+        # keep it for a human to look at: the next save would overwrite it
+        log.error("unreadable clients file %s (%s): moved to %s.bad", path, exc, path)
+        try:
+            os.replace(path, path + ".bad")
+        except OSError:
+            pass
         return {}
 
 

@@ -44,7 +44,7 @@ _MAX_REDIRECTS = 7
 class DeliveryStats(msgspec.Struct, frozen=True):
     """`Delivery.statistics()`: for /healthz and the benchmark."""
 
-    post_api: str | None
+    post_api: str | None  # without its query (it may hold a token)
     cursor: int  # last event_id handled (posted or filtered out)
     backlog: int  # items published but not handled yet
     posted: int  # successful POSTs since start
@@ -69,6 +69,8 @@ class Delivery:
         self.events = events
         self._http = http
         self._url = httpx.URL(options.post_api or "")
+        # for logs and statistics: the query may hold a token
+        self._shown_url = str(self._url.copy_with(query=None)) if options.post_api else None
         self._replies = replies
         self._rng = rng or random.Random()
         self._cursor = 0
@@ -85,7 +87,7 @@ class Delivery:
 
     def statistics(self) -> DeliveryStats:
         return DeliveryStats(
-            post_api=self.options.post_api,
+            post_api=self._shown_url,
             cursor=self._cursor,
             backlog=max(0, self.events.last_event_id - self._cursor),
             posted=self._posted,
@@ -110,7 +112,7 @@ class Delivery:
         saved = events.cursor(CURSOR_NAME)
         self._cursor = events.start_event_id if saved is None else saved
         events.set_cursor(CURSOR_NAME, self._cursor)
-        log.info("post_api delivery to %s from event_id %d", self.options.post_api, self._cursor)
+        log.info("post_api delivery to %s from event_id %d", self._shown_url, self._cursor)
         task_status.started()
         while True:
             batch = events.read_raw_after(self._cursor, _BATCH)

@@ -16,7 +16,10 @@ Differences from Mojo::Weixin, both from reference H.6:
   the client report that echo): answering those looped forever.
 
 Replies run in their own task (`ReplySender.run`) so that a slow send (WeChat pacing,
-a media upload) does not hold up delivery of the next reports.
+a media upload) does not hold up delivery of the next reports. They are not persisted:
+a worker killed between the webhook's answer and the send loses that reply (the report
+itself was delivered), and one that finds the client logging in again is dropped with
+a warning, since chat ids change with every login.
 """
 
 from __future__ import annotations

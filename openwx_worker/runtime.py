@@ -110,11 +110,13 @@ async def open_worker(config: WorkerConfig, *, http: httpx.AsyncClient | None = 
     with open_state(config) as machine, open_event_log(config) as events:
         own_http = http is None
         wechat_http = http or open_http(config.wechat_base)
+        listening = False
         try:
             client = WeixinClient(config, machine, events, wechat_http)
             worker = Worker(config, machine, events, client)
             async with trio.open_nursery() as nursery:
                 port = await nursery.start(serve_api, create_app(worker), config)
+                listening = True
                 worker.port = port
                 machine.set_port(port)
                 log.info("Openwx API on http://%s:%d/openwx/", config.host, port)
@@ -128,10 +130,25 @@ async def open_worker(config: WorkerConfig, *, http: httpx.AsyncClient | None = 
                             await client.wait_stopped()
                             await _flush(worker)
                 nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            bind_error = None if listening else _os_error(group)
+            if bind_error is not None:  # e.g. port taken: one clear error, not a group
+                raise bind_error from None
+            raise
         finally:
             if own_http:
                 with trio.CancelScope(shield=True):
                     await wechat_http.aclose()
+
+
+def _os_error(group: BaseExceptionGroup) -> OSError | None:
+    """The OSError (a failed bind) inside an exception group, if there is one."""
+    for exc in group.exceptions:
+        if isinstance(exc, OSError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup) and (found := _os_error(exc)) is not None:
+            return found
+    return None
 
 
 @asynccontextmanager

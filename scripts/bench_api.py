@@ -212,12 +212,15 @@ def throughput(kind: str, friends: int, seconds: float) -> None:
         user, closed = requests_per_second(port, "/openwx/get_user_info", seconds)
         search, closed2 = requests_per_second(port, "/openwx/search_friend?id=%40friend00042",
                                               seconds)  # fmt: skip
+        friends_rps, _ = requests_per_second(port, "/openwx/get_friend_info", seconds / 2)
     finally:
         proc.kill()
         proc.wait()
     target = " (target >= 1500 req/s)" if kind == "hypercorn" else ""
     print(f"get_user_info req/s, one keep-alive connection, {kind}: {user:.0f}{target}")
     print(f"search_friend req/s, one keep-alive connection, {kind}: {search:.0f}")
+    print(f"get_friend_info round trip over HTTP, {friends} friends, {kind}: "
+          f"{1000 / friends_rps:.2f} ms")
     print(f"keep-alive connections closed by the server during the runs: {closed + closed2}")
 
 

@@ -9,7 +9,8 @@ Figures:
   a message to the account, to the message arriving on an EventLog subscriber (synccheck
   wake-up, webwxsync, conversion, publish), targets ≤ 5 ms / ≤ 25 ms;
 * worker RSS when idle, for a small account (500 friends, 30 groups) and for the large one,
-  measured on a real ``openwx-worker run`` process; target ≤ 50 MB for the small one.
+  measured on a real ``openwx-worker run`` process; target ≤ 50 MB for the small one;
+* SIGTERM → process exit of that worker (graceful stop), target ≤ 3 s.
 
 The simulator runs as its own process (``wechat-sim serve``) so it does not share the
 worker's event loop.  Run: ``.venv/bin/python scripts/bench_worker.py [--rounds 200]``.
@@ -109,8 +110,9 @@ async def _pending_login(sim: httpx.AsyncClient) -> str:
         await trio.sleep(0.02)
 
 
-def idle_rss_mb(base: str) -> float:
-    """VmRSS of an ``openwx-worker run`` process, logged in and idle for 3 s."""
+def idle_rss_mb(base: str) -> tuple[float, float]:
+    """(VmRSS in MB of an ``openwx-worker run`` process logged in and idle for 3 s,
+    seconds from SIGTERM to the process's exit)."""
     with tempfile.TemporaryDirectory() as tmp:
         args = [str(BIN / "openwx-worker"), "run", "--account", "bench", "--port", "0",
                 "--tmpdir", f"{tmp}/tmp", "--data-dir", f"{tmp}/data", "--wechat-base", base,
@@ -131,10 +133,14 @@ def idle_rss_mb(base: str) -> float:
             time.sleep(3)
             status = Path(f"/proc/{proc.pid}/status").read_text()
             kb = int(next(x for x in status.splitlines() if x.startswith("VmRSS")).split()[1])
-            return kb / 1024
-        finally:
+            started = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             proc.wait(10)
+            return kb / 1024, time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
 
 
 def main() -> int:
@@ -153,10 +159,11 @@ def main() -> int:
     print(f"worker.message_to_event_p99_ms: {p99:.2f} (target <= 25)")
 
     with sim_process(SMALL, auto_confirm=True) as base:
-        small = idle_rss_mb(base)
+        small, stop_s = idle_rss_mb(base)
     print(f"worker.idle_rss_small_500x30_mb: {small:.1f} (target <= 50)")
+    print(f"worker.sigterm_to_exit_s: {stop_s:.2f} (target <= 3)")
     with sim_process(LARGE, auto_confirm=True) as base:
-        large = idle_rss_mb(base)
+        large, _ = idle_rss_mb(base)
     print(f"worker.idle_rss_large_5000x300x500_mb: {large:.1f} (for context)")
     return 0
 

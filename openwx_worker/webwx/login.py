@@ -11,8 +11,6 @@ spacing only.  The ticket exchange accepts both forms the server uses: 200 (with
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import xml.etree.ElementTree as ET
 from enum import IntEnum
@@ -180,30 +178,3 @@ async def push_login(session: Session, uin: str) -> str | None:
     if str(reply.ret) != "0" or not reply.uuid:
         return None
     return reply.uuid
-
-
-async def logout(session: Session) -> None:
-    """webwxlogout type 0 then 1, as the official client does (§3.8); errors ignored."""
-    if session.credentials is None:
-        return
-    c = session.credentials
-    url = session.hosts.url("main", "webwxlogout")
-    for kind in ("0", "1"):
-        try:
-            with translated("logout"):
-                await session.http.post(
-                    url, params={"redirect": "1", "type": kind, "skey": c.skey},
-                    data={"sid": c.sid, "uin": c.uin},
-                )
-        except Exception:  # noqa: BLE001 - best effort; the session is being dropped anyway
-            return
-
-
-def avatar_bytes(data_url: str) -> bytes:
-    """Decode the ``data:img/jpg;base64,…`` avatar of a 201 answer (empty on error)."""
-    _, _, b64 = data_url.partition("base64,")
-    try:
-        return base64.b64decode(b64)
-    except (binascii.Error, ValueError):
-        return b""
-

@@ -1,4 +1,4 @@
-"""How a client's options become a worker's command line and environment."""
+"""How a client's options become a worker's command line and environment, and are saved."""
 
 from __future__ import annotations
 
@@ -39,3 +39,14 @@ def test_worker_env_drops_our_variables(monkeypatch):
     env = worker_env(7)
     assert env["OPENWX_PARENT_FD"] == "7" and env["HOME_LIKE"] == "kept"
     assert not {"OPENWX_PORT", "MOJO_WEIXIN_ACCOUNT", "NOTIFY_SOCKET"} & set(env)
+
+
+def test_a_corrupt_clients_file_is_kept_aside(tmp_path):
+    from openwx_supervisor.store import ClientRecord, load_clients, save_clients
+
+    path = str(tmp_path / "clients.json")
+    save_clients(path, {"a": ClientRecord(options={"post_api": "http://h/"}, port=3001)})
+    assert load_clients(path)["a"].port == 3001
+    (tmp_path / "clients.json").write_text("{not json")
+    assert load_clients(path) == {}
+    assert (tmp_path / "clients.json.bad").read_text() == "{not json"

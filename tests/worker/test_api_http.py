@@ -141,6 +141,16 @@ async def test_bad_bodies_are_answered_400(api):
         assert r.json()["code"] == 400, r.text
 
 
+async def test_too_many_fields_and_odd_encodings(api):
+    _, http = api
+    r = await http.get("/openwx/search_friend?" + "&".join(f"k{i}=1" for i in range(2000)))
+    assert r.json()["code"] == 400
+    r = await http.get("/openwx/search_friend?name=%E6%B7&city=%ZZ")  # broken escapes
+    assert r.json() == {"code": 100, "status": "object not found"}
+    r = await http.get("/openwx/%E6%B7%B1")
+    assert r.status_code == 404 and r.json()["code"] == 404
+
+
 async def test_invalid_values_name_the_parameter(api):
     _, http = api
     r = await http.get("/openwx/stick", params={"id": "@a", "op": "x"})

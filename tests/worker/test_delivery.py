@@ -146,6 +146,21 @@ async def test_every_message_format_and_event_reaches_the_webhook(tmp_path):
     first = hook.received[0].json()
     assert first["post_type"] == "receive_message" and first["class"] == "recv"
     assert first["content"] == "测试一下 1" and first["sender_category"] == "好友"
+    # the keys of the API document's examples (post_api section)
+    group_msg = hook.received[1].json()
+    assert {"receiver", "time", "content", "class", "sender_id", "receiver_id", "group",
+            "group_id", "group_name", "sender", "sender_name", "id", "type", "format",
+            "post_type"} <= set(group_msg)
+    notice = hook.received[2].json()
+    assert notice["type"] == "group_notice" and "sender_id" not in notice
+    media = hook.received[4].json()
+    assert {"media_path", "media_id", "media_mime", "media_name", "media_size", "media_mtime",
+            "media_ext", "media_data"} <= set(media)
+    app = hook.received[5].json()
+    assert {"app_name", "app_id", "app_title", "app_desc", "app_url"} <= set(app)
+    assert hook.received[6].json()["revoke_id"] == "2513410439052032973"
+    assert {"card_avatar", "card_id", "card_account", "card_city", "card_province",
+            "card_name", "card_sex"} <= set(hook.received[7].json())
     sent = hook.received[3].json()
     assert sent["post_type"] == "send_message" and sent["from"] == "api" and sent["code"] == ""
     names = [r.json()["event"] for r in hook.received if r.json()["post_type"] == "event"]

@@ -75,3 +75,21 @@ async def test_run_worker_exits_0_on_sigterm(tmp_path, clock):
         assert (files_dir / "mojo_weixin_cookie_test.dat").exists()
         state = json.loads((files_dir / "mojo_weixin_state_test.json").read_bytes())
         assert state["state"] == "stop"
+
+
+async def test_port_in_use_is_one_clear_oserror(tmp_path, clock):
+    import errno
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        async with open_sim() as sim:
+            config = worker_config(sim, tmp_path, port=taken.getsockname()[1])
+            with pytest.raises(OSError) as info:
+                async with open_worker(config):
+                    pass
+            assert info.value.errno == errno.EADDRINUSE
+    finally:
+        taken.close()
