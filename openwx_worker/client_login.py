@@ -324,21 +324,25 @@ async def load(client: WeixinClient, *, keep_keys: bool = False) -> None:
         if total > 4 and (done % 10 == 0 or done == total):
             log.info("loading groups: batch %d of %d", done, total)
 
-    fetched = await retrying(
-        "webwxbatchgetcontact", wx_contacts.batch_get, session,
-        [wx_contacts.BatchItem(user_name=g) for g in group_ids], batches,
-    )
-    for c in fetched:
-        by_name[c.user_name] = c
     emoji = client.config.emoji_to_text
     user = convert.user_from(init.user, emoji_to_text=emoji)
+
+    def to_groups(contacts: list[Contact]) -> list[Group]:
+        return [convert.group_from(c, self_id=user.id, emoji_to_text=emoji) for c in contacts]
+
+    fetched: dict[str, Group] = {g.id: g for g in await retrying(
+        "webwxbatchgetcontact", wx_contacts.batch_get, session,
+        [wx_contacts.BatchItem(user_name=g) for g in group_ids], batches, to_groups,
+    )}
     friends: list[Friend] = []
     groups: list[Group] = []
-    for c in by_name.values():
-        if is_group_id(c.user_name):
-            groups.append(convert.group_from(c, self_id=user.id, emoji_to_text=emoji))
+    for name, c in by_name.items():
+        if is_group_id(name):
+            groups.append(fetched.pop(name, None) or to_groups([c])[0])
         else:
             friends.append(convert.friend_from(c, emoji_to_text=emoji))
+    groups.extend(fetched.values())  # groups only the ChatSet named
+    del by_name, listed, init
     book = client.contacts
     same_session = book.user is not None and book.user.id == user.id
     client.pending_events = (book.refresh if same_session else book.replace_all)(

@@ -298,9 +298,11 @@ async def _handle_message(client: WeixinClient, msg: AddMsg, emoji: bool) -> Non
     msg_id = str(msg.msg_id)
     if msg.msg_type == 37:
         info = msg.recommend_info
-        client.publish_event("friend_request", info.user_name, info.nick_name, info.content,
-                             info.ticket, msg_id=msg_id)
-        log.info("friend request from %s: %s", info.nick_name, info.content)
+        name = text.clean(info.nick_name, emoji_to_text=emoji)
+        greeting = text.clean(info.content, emoji_to_text=emoji)
+        client.publish_event("friend_request", info.user_name, name, greeting, info.ticket,
+                             msg_id=msg_id)
+        log.info("friend request from %s: %s", name, greeting)
         return
     message = convert.message_from(msg, client.contacts, emoji_to_text=emoji)
     if message is None:

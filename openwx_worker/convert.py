@@ -234,20 +234,21 @@ def _format_fields(msg: AddMsg, content: str, *, emoji_to_text: bool) -> dict[st
         return {"format": "revoke", "revoke_id": _find_text(root, ".//msgid"),
                 "content": f"[撤回消息]({replace})"}
     if t == 42:
-        return _card_fields(msg, content)
+        return _card_fields(msg, content, emoji_to_text=emoji_to_text)
     if t == 49:
         return _app_fields(msg, content)
     return None
 
 
-def _card_fields(msg: AddMsg, content: str) -> dict[str, Any]:
+def _card_fields(msg: AddMsg, content: str, *, emoji_to_text: bool) -> dict[str, Any]:
     info = msg.recommend_info
     root = parse_xml(content)
     avatar = root.get("bigheadimgurl", "") if root is not None else ""
     sex = sex_name(info.sex)
-    lines = [f"[名片]昵称：{info.nick_name}", f"[名片]性别：{sex or '未知'}",
+    name = text.clean(info.nick_name, emoji_to_text=emoji_to_text)
+    lines = [f"[名片]昵称：{name}", f"[名片]性别：{sex or '未知'}",
              f"[名片]位置：{info.province} {info.city}", f"[名片]头像：{avatar}"]
-    return {"format": "card", "content": "\n".join(lines), "card_name": info.nick_name,
+    return {"format": "card", "content": "\n".join(lines), "card_name": name,
             "card_id": info.user_name, "card_province": info.province, "card_city": info.city,
             "card_account": info.alias, "card_sex": sex, "card_avatar": avatar}
 

@@ -37,7 +37,12 @@ class _Connection:
         """An idle keep-alive connection that is readable was closed by the server
         (or sent garbage): do not reuse it (the same check httpcore makes)."""
         try:
-            readable, _, _ = select.select([self.stream.socket.fileno()], [], [], 0)
+            fd = self.stream.socket.fileno()
+            if hasattr(select, "poll"):  # no FD_SETSIZE limit, unlike select()
+                poller = select.poll()
+                poller.register(fd, select.POLLIN)
+                return bool(poller.poll(0))
+            readable, _, _ = select.select([fd], [], [], 0)
         except (OSError, ValueError):
             return True
         return bool(readable)

@@ -19,6 +19,11 @@ from .codes import bad_parameter
 
 
 def _s(description: str) -> type:
+    """An optional string parameter with its documentation.
+
+    Used inside annotations (``id: _s("...") = None``): msgspec evaluates the
+    annotation in this module, so the description reaches ``/openapi.json``.
+    """
     return Annotated[str | None, Meta(description=description)]  # type: ignore[return-value]
 
 

@@ -49,7 +49,8 @@ def _encode_hook(obj: Any) -> Any:
     return str(obj)
 
 
-_json_encoder = msgspec.json.Encoder(enc_hook=_encode_hook)
+# Keys sorted, as Mojo::Weixin's JSON encoder wrote them (and models.encode does).
+_json_encoder = msgspec.json.Encoder(enc_hook=_encode_hook, order="sorted")
 
 
 def encode_json(obj: Any) -> bytes:

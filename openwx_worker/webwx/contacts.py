@@ -8,6 +8,7 @@ has hundreds of groups to expand and one call per group would take minutes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 import trio
@@ -101,13 +102,16 @@ async def get_all_contacts(
 async def batch_get(
     session: Session, items: Sequence[BatchItem],
     progress: Callable[[int, int], None] | None = None,
-) -> list[Contact]:
+    transform: Callable[[list[Contact]], list[Any]] | None = None,
+) -> list[Any]:
     """webwxbatchgetcontact in chunks of ≤50, a few chunks in flight (§5.4).
 
     Unknown names are simply missing from the result; results keep chunk order.
+    ``transform`` is applied to each chunk's contacts as it arrives (e.g. into
+    models), so a large account never holds every protocol record at once.
     """
     chunks = [items[i:i + BATCH_SIZE] for i in range(0, len(items), BATCH_SIZE)]
-    results: list[list[Contact]] = [[] for _ in chunks]
+    results: list[list[Any]] = [[] for _ in chunks]
     limiter = trio.CapacityLimiter(BATCH_IN_FLIGHT)
     done = 0
     failure: ClientError | None = None
@@ -129,7 +133,8 @@ async def batch_get(
                 failure = failure or exc
                 cancel.cancel()
                 return
-            results[index] = reply.contact_list
+            contacts = reply.contact_list
+            results[index] = transform(contacts) if transform is not None else contacts
         done += 1
         if progress is not None:
             progress(done, len(chunks))

@@ -105,6 +105,10 @@ async def test_send_friend_and_group_text(tmp_path, clock):
         assert r["code"] == 0
         assert [s["to"] for s in await api.sent()][-2:] == [BOB, BOB]
 
+        r = (await api.http.post("/openwx/send_friend_message",
+                                 json={"account": "", "displayname": "Dave 大卫",
+                                       "content": "from a JSON body"})).json()
+        assert r["code"] == 0 and (await api.sent())[-1]["to"] == DAVE
         r = await api.call("send_group_message", displayname="测试群", content="hello group")
         assert r["code"] == 0 and r["id"].endswith(api.group_id(displayname="测试群"))
         assert (await api.sent())[-1]["to"] == GROUP
@@ -116,7 +120,7 @@ async def test_send_friend_and_group_text(tmp_path, clock):
             "code": 100, "status": "object not found", "id": None}
         r = await api.call("send_friend_message", id=carol)
         assert r["code"] == 400 and "content" in r["status"]
-        assert len(await api.sent()) == 4
+        assert len(await api.sent()) == 5
 
 
 async def test_async_send_and_broadcast_answer_at_once(tmp_path, clock):
@@ -149,6 +153,12 @@ async def test_revoke_by_msg_id_and_by_mojo_id(tmp_path, clock):
         assert r == {"code": 0, "id": first["msg_id"], "status": "revoke success"}
         r = await api.call("revoke_message", id=second["id"])
         assert r == {"code": 0, "id": second["id"], "status": "revoke success"}
+        # A message the API did not send (a post_api reply, say): found in the event log.
+        other = await api.worker.client.send_text(carol, "sent by a reply")
+        r = await api.call("revoke_message", id=other.msg_id)
+        assert r == {"code": 0, "id": other.msg_id, "status": "revoke success"}
+        revoked = {str(s["msg_id"]) for s in await api.sent() if s["revoked"]}
+        assert revoked == {first["msg_id"], second["msg_id"], other.msg_id}
         assert await api.call("revoke_message") == {
             "code": -1, "status": "msg id not found", "id": None}
         assert (await api.call("revoke_message", id="12345"))["status"] == "msg id not found"
