@@ -272,13 +272,15 @@ def _app_fields(msg: AddMsg, content: str) -> dict[str, Any]:
 
 
 def log_line(message: Message) -> str:
-    """One line per message for the log, like Mojo::Weixin's ShowMsg: chat, sender, content."""
-    who = message.sender if message.sender is not UNSET else ""
-    if message.type == "friend_message":
-        peer = message.receiver if message.msg_class == "send" else message.sender
-        chat = f"[好友]{peer if peer is not UNSET else ''}"
-    else:
-        chat = f"[群]{message.group if message.group is not UNSET else ''}"
-    arrow = "->" if message.msg_class == "send" else "<-"
+    """One line per message for the log, like Mojo::Weixin's ShowMsg:
+    ``[好友消息] Carol -> Alice : hi``, ``[群消息] Carol @ 测试群 : hi``, ``[群提示] 测试群 : …``."""
+
+    def shown(value: object) -> str:
+        return "" if value is UNSET else str(value)
+
     body = str(message.content).replace("\n", "\\n")
-    return f"{arrow} {chat} {who}: {body}"
+    if message.type == "friend_message":
+        return (f"[好友消息] {shown(message.sender)} -> {shown(message.receiver)} : {body}")
+    if message.type == "group_notice":
+        return f"[群提示] {shown(message.group)} : {body}"
+    return f"[群消息] {shown(message.sender)} @ {shown(message.group)} : {body}"
