@@ -1,6 +1,7 @@
 """The controller API: the management endpoints, ``/healthz``, and the proxy route.
 
-An ASGI app served by hypercorn (trio). Management endpoints accept GET and POST
+An ASGI app, served by the supervisor's own lean server (``httpd.py``; the proxy
+route relays bytes through it, see ``relay.py``). Management endpoints accept GET and POST
 (the original registered GET only, so a POST fell through to the worker,
 reference F.2/H.8) with parameters from the query string, a form body or a JSON
 body. Every error is a JSON reply ``{"code": n, "status": "..."}``; the codes of
@@ -37,6 +38,7 @@ from openwx_worker.config import ConfigError
 
 from .arbiter import Arbiter, TooManyClients
 from .config import UnknownOptions, client_option_keys
+from .httpd import ClientGone
 from .ports import NoPortAvailable
 from .proxy import Receive, Send, Upstream, UpstreamFailed
 from .states import WatcherState
@@ -150,7 +152,7 @@ class ControllerApp:
             await self._route(scope, receive, tracking_send)
         except Reply as reply:
             await _send_json(send, reply.body, reply.status)
-        except _CallerGone:
+        except (_CallerGone, ClientGone):
             return
         except Exception:  # a bug: log it, answer it, keep serving
             log.exception("%s %s failed", scope["method"], scope["path"])

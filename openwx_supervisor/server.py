@@ -15,14 +15,13 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
 
 from openwx_worker.files import atomic_write
 
-from . import sdnotify
+from . import httpd, sdnotify
 from .api import ControllerApp
 from .arbiter import Arbiter, open_arbiter
 from .config import SupervisorConfig
@@ -75,15 +74,6 @@ def _release_pid_file(path: str, lock_fd: int) -> None:
     os.close(lock_fd)
 
 
-def _hypercorn_config(listen: str) -> HypercornConfig:
-    hc = HypercornConfig()
-    hc.bind = [listen]
-    hc.accesslog = None
-    hc.graceful_timeout = 1.0
-    hc.keep_alive_timeout = 75.0
-    return hc
-
-
 @asynccontextmanager
 async def open_supervisor(config: SupervisorConfig, *, launcher: Launcher | None = None
                           ) -> AsyncIterator[Supervisor]:
@@ -96,7 +86,8 @@ async def open_supervisor(config: SupervisorConfig, *, launcher: Launcher | None
             async with open_arbiter(config, upstream, launcher=launcher) as arbiter:
                 async with trio.open_nursery() as nursery:
                     app = ControllerApp(arbiter, upstream, access_token=config.access_token)
-                    binds = await nursery.start(serve, app, _hypercorn_config(config.listen))
+                    binds = await nursery.start(
+                        partial(httpd.serve, keep_alive_timeout=75.0), app, config.listen)
                     url = binds[0]
                     log.info("supervisor listening on %s (pid %s)", url, os.getpid())
                     sdnotify.notify(f"READY=1\nSTATUS=listening on {url}\nMAINPID={os.getpid()}")

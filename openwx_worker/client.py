@@ -21,7 +21,7 @@ Status (who did what; keep this list current so work is not duplicated):
 * done (protocol client engineer), each with tests against wechat_sim in
   tests/worker/test_client_*.py / test_webwx_*.py / test_runtime.py: hosts and the
   --wechat-base transport; typed errors; session + cookie file (JSON); QR login (file,
-  terminal, input_qrcode, expiry loop, give-up), UOS variant, 1203 reported and bounded,
+  terminal, input_qrcode, expiry loop, give-up), UOS variant, 1203 reported then stop,
   push login, resume from the cookie file; init + contact paging + group batches;
   sync loop with re-login on 1100/1101/1102, backoff on 1205 / HTTP errors / drops /
   delays / garbage line; every message kind → models, phone's own sends, friend

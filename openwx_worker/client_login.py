@@ -14,8 +14,9 @@ the same process.  Order of attempts (openwx-reference.md G, web-protocol.md §3
    ``login[-1, reason]``.
 
 A successful push or QR login is ``login[1]`` (every id has changed).  A login
-WeChat refuses (1203) is reported as ``login[-1, message]`` and counts as an
-expiry, so it cannot loop forever either.
+WeChat refuses (1203: web login barred for the account) is reported as
+``login[-1, WeChat's message]`` and stops the client: another QR code would be
+refused too (Mojo::Weixin looped forever, reference H.10).
 """
 
 from __future__ import annotations
@@ -272,11 +273,18 @@ async def qr_login(client: WeixinClient) -> None:
         try:
             await _exchange(client, redirect_uri)
         except LoginFailed as exc:
-            expired += 1
-            log.error("WeChat refused the login: %s", exc)
+            await trio.to_thread.run_sync(client.machine.files.remove_qrcode)
             cause = exc.__cause__
-            message = cause.message if isinstance(cause, Refused) else str(exc)
-            client.publish_event("login", -1, message)
+            if isinstance(cause, Refused):
+                # 1203: the account may not use this login at all; another QR code would
+                # be refused too (Mojo::Weixin looped forever, reference H.10).
+                hint = "" if session.uos else " (login_variant=uos may be accepted)"
+                log.error("WeChat refuses web login for this account: %s%s",
+                          cause.message, hint)
+                raise GiveUp(cause.message or str(cause)) from exc
+            expired += 1
+            log.error("the login failed: %s; new QR code", exc)
+            client.publish_event("login", -1, str(exc))
             continue
         await trio.to_thread.run_sync(client.machine.files.remove_qrcode)
         return

@@ -5,8 +5,11 @@ Each `scripts/bench_*.py` prints lines of the form
     name: VALUE [unit] (target OP NUMBER [unit])
 
 where OP is one of < <= > >= (or ≤ ≥); numbers may have thousands separators
-(`2,345`). A line `name: VALUE [unit]` without a target becomes an informative row
-(met "-"). Every line is also passed through to stderr as the script's commentary.
+(`2,345`). A line `name: VALUE [unit]` without a target (an aside in parentheses is
+allowed) becomes an informative row (met "-"). `name: median 1.2 ms, p95 3.4 ms (target
+<= 10 ms)` gives one row per labelled value, the target judging the last one. A line
+with "(target" in no known form is a row "unparsed line" that counts as missed, so a
+figure is never dropped silently. Every line also goes to stderr as commentary.
 A script that fails, or prints no figure, is reported as such; the others still run.
 
     scripts/bench                 # every script
@@ -33,6 +36,9 @@ _INFO = re.compile(  # no target; an aside such as "(for context)" is allowed
     r"(?:\((?!\s*target)[^)]*\))?\s*$"
 )
 _BUDGET = 290.0  # seconds for the whole suite: it must stay under 5 minutes on 2 cores
+_LABELLED = re.compile(rf"^\s*(?P<label>[A-Za-z][\w.]*)\s+(?P<value>{_NUMBER})\s*(?P<unit>\S*)\s*$")
+_TARGET = re.compile(
+    rf"\(target\s*(?P<op><=|>=|<|>|≤|≥)\s*(?P<target>{_NUMBER})\s*(?P<tunit>[^)]*)\)\s*$")
 _OPS = {
     "<": lambda v, t: v < t,
     "<=": lambda v, t: v <= t,
@@ -61,6 +67,37 @@ def parse_figures(text: str) -> list[tuple[str, str, str, bool | None]]:
         m = _INFO.match(line)
         if m:
             rows.append((m["name"].strip(), f"{m['value']} {m['unit']}".strip(), "", None))
+            continue
+        labelled = _parse_labelled(line)
+        if labelled:
+            rows += labelled
+        elif "(target" in line:  # meant as a figure: say so rather than drop it
+            rows.append((line.split(":")[0].strip(), "unparsed line", line.strip(), False))
+    return rows
+
+
+def _parse_labelled(line: str) -> list[tuple[str, str, str, bool | None]]:
+    """``name: median 0.50 ms, p95 0.55 ms (target <= 10 ms)``: one row per labelled
+    value; the target judges the value just before it (the last one), as on a plain line."""
+    name, sep, rest = line.partition(":")
+    if not sep:
+        return []
+    target = _TARGET.search(rest)
+    if target:
+        rest = rest[: target.start()]
+    parts = [_LABELLED.match(part) for part in rest.split(",")]
+    if not parts or not all(parts):
+        return []
+    rows: list[tuple[str, str, str, bool | None]] = []
+    for i, m in enumerate(parts):
+        judged = target is not None and i == len(parts) - 1
+        value = f"{m['value']} {m['unit']}".strip()
+        if judged:
+            met = _OPS[target["op"]](_num(m["value"]), _num(target["target"]))
+            goal = f"{target['op']} {target['target']} {target['tunit'].strip()}".strip()
+            rows.append((f"{name.strip()} {m['label']}", value, goal, met))
+        else:
+            rows.append((f"{name.strip()} {m['label']}", value, "", None))
     return rows
 
 

@@ -44,6 +44,10 @@ class LogoutIn(msgspec.Struct, forbid_unknown_fields=True):
     retcode: int = 1101
 
 
+class ReplayIn(msgspec.Struct, forbid_unknown_fields=True):
+    count: int = 1
+
+
 def _body(req: Request, type_):
     try:
         return msgspec.json.decode(req.body or b"{}", type=type_)
@@ -174,6 +178,15 @@ def logout(world: World, req: Request, wxid: str) -> Response:
     return _ok({"ended": world.end_sessions(wxid, body.retcode)})
 
 
+def replay(world: World, req: Request, wxid: str) -> Response:
+    """The service re-delivers the account's last `count` received messages (replay.py)."""
+    body = _body(req, ReplayIn)
+    if body.count < 0:
+        raise BadRequest("count must be >= 0")
+    messages, sessions = world.replay_recent(wxid, body.count)
+    return _ok({"msg_ids": [str(m.msg_id) for m in messages], "sessions": sessions})
+
+
 def list_sessions(world: World, req: Request) -> Response:
     return _ok(
         [
@@ -211,6 +224,7 @@ CONTROL_ROUTES = (
     ("POST", rf"/sim/accounts/{_SEG}/messages", post_message),
     ("GET", rf"/sim/accounts/{_SEG}/sent", get_sent),
     ("POST", rf"/sim/accounts/{_SEG}/logout", logout),
+    ("POST", rf"/sim/accounts/{_SEG}/replay", replay),
     ("GET", r"/sim/sessions", list_sessions),
     ("GET", r"/sim/requests", list_requests),
     *control_changes.ROUTES,  # contacts, groups, auto-replies, settings, config

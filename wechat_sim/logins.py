@@ -172,7 +172,8 @@ class LoginVerbs:
     def exchange_ticket(
         self: World, uuid: str, ticket: str, *, desktop_headers: bool = False
     ) -> Session:
-        """webwxnewloginpage: a single-use ticket becomes a session (older ones end: 1101)."""
+        """webwxnewloginpage: a single-use ticket becomes a session (older ones end: 1101;
+        with `replay_unacked` their unacknowledged messages are queued for it)."""
         login = self.get_login(uuid)
         if login is None or login.state is not LoginState.CONFIRMED or login.ticket != ticket:
             raise SimError(1, "ticket invalid or already used")
@@ -184,6 +185,7 @@ class LoginVerbs:
             raise SimError(RET_BARRED, BARRED_TEXT)
         login.state = LoginState.DONE
         self.logins_changed.notify()
+        previous = self.latest_session(account.wxid)
         self.end_sessions(account.wxid, RET_SESSION_INVALID)
         if not account.auth_ticket:
             account.auth_ticket = ids.auth_ticket(self.rng)
@@ -202,6 +204,7 @@ class LoginVerbs:
         )
         self.sessions.append(session)
         self.username(session, account.wxid)
+        self.carry_unacked(previous, session)  # replay.py; off unless `replay_unacked`
         self.last_login_by_uin[account.uin] = account.wxid
         return session
 

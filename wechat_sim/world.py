@@ -34,6 +34,7 @@ from wechat_sim.model import (
     SyncItem,
 )
 from wechat_sim.ops import OpsState, OpsVerbs
+from wechat_sim.replay import ReplayVerbs
 from wechat_sim.timers import Timers
 
 
@@ -51,9 +52,11 @@ class SimConfig:
     sync_page: int = 100  # AddMsgList items per webwxsync before ContinueFlag
     revoke_window: float = 120.0
     strict_verify_ticket: bool = False  # webwxverifyuser Opcode 3 without a ticket -> Ret 1
+    replay_on_login: int = 0  # webwxinit queues the account's last N received messages again
+    replay_unacked: bool = False  # a new login gets what the last session never acknowledged
 
 
-class World(LoginVerbs, EventVerbs, ChangeVerbs, MediaVerbs, OpsVerbs):
+class World(LoginVerbs, EventVerbs, ChangeVerbs, MediaVerbs, OpsVerbs, ReplayVerbs):
     """Accounts (phones), people, groups, pending logins and live sessions."""
 
     def __init__(

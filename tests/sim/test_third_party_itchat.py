@@ -44,6 +44,9 @@ from requests.adapters import HTTPAdapter
 from wechat_sim.testing import open_sim
 from wechat_sim.world import SimConfig
 
+# itchat 1.3.10 starts its threads with the old setDaemon(); not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:setDaemon:DeprecationWarning")
+
 STEP = 8  # seconds any single itchat call may take before the test fails
 SPECIAL = {"filehelper", "weixin"}  # no '@' UserName: itchat keeps them out of its friends
 
@@ -108,18 +111,41 @@ class Inbox:
         raise AssertionError("inbox closed")
 
 
-@pytest.fixture(params=["direct", "named"])
+def check_hosts(sim, mode: str) -> None:
+    """Every call reached the sim on the host its role lives on, and none was refused."""
+    seen = {(r.host, r.path.rsplit("/", 1)[-1]) for r in sim.world.requests}
+    assert all(r.status < 400 for r in sim.world.requests), [
+        (r.host, r.path, r.status) for r in sim.world.requests if r.status >= 400
+    ]
+    if mode == "direct":
+        assert {host for host, _ in seen} == {urlsplit(sim.base_url).netloc}
+        return
+    login_hosts = {host for host, cgi in seen if cgi in ("jslogin", "login")}
+    assert login_hosts == {"login.weixin.qq.com"}  # itchat's hard-coded QR host
+    assert {host for host, cgi in seen if cgi == "synccheck"} == {f"webpush.{mode}"}
+    assert {host for host, cgi in seen if cgi == "webwxsync"} == {mode}
+    assert {host for host, cgi in seen if cgi == "webwxuploadmedia"} <= {f"file.{mode}"}
+
+
+@pytest.fixture(params=["direct", "wx.qq.com", "wx2.qq.com"])
 async def itchat_session(request, monkeypatch, tmp_path, caplog):
-    """(sim, core, inbox): a logged-in itchat Core (its receive and reply threads running)."""
+    """(sim, core, inbox): a logged-in itchat Core (its receive and reply threads running).
+
+    "direct": BASE_URL is the sim's address; otherwise itchat keeps its real BASE_URL and the
+    account's main host is the parameter (wx2.qq.com exercises itchat's host switching).
+    """
+    mode = request.param
     config = SimConfig(synccheck_hold=3, login_hold=5, auto_delay=0.05)
     async with open_sim(auto_confirm=True, config=config) as sim:
         # Python 3.9 removed HTMLParser.unescape, which itchat 1.3.10 (2018) calls on every
         # incoming text; put the stdlib function back (itchat-uos ships the same fix).
         monkeypatch.setattr(HTMLParser, "unescape", staticmethod(html.unescape), raising=False)
         core = itchat.new_instance()
-        if request.param == "direct":
+        if mode == "direct":
             monkeypatch.setattr(itchat.config, "BASE_URL", sim.base_url)
         else:
+            settings = {"main_host": mode}
+            await control(sim, "POST", f"/sim/accounts/{sim.accounts[0]}/settings", json=settings)
             adapter = AbsoluteFormTransport(sim.base_url)
             core.s.mount("http://", adapter)
             core.s.mount("https://", adapter)
@@ -143,6 +169,10 @@ async def itchat_session(request, monkeypatch, tmp_path, caplog):
             # itchat's receive loop ends on its next synccheck (the session is gone)
             await blocking(core.exited.wait, STEP - 1)
             assert core.exited.is_set(), "itchat's receive loop did not end"
+            check_hosts(sim, mode)
+            # a client stuck on a refused key spins synccheck -> webwxsync; itchat must not
+            syncs = [r for r in sim.world.requests if r.path.endswith("/webwxsync")]
+            assert len(syncs) < 10, f"{len(syncs)} webwxsync calls"
         finally:
             core.alive = core.isLogging = False  # stops itchat's loops if the test failed
             core.s.close()
@@ -183,8 +213,10 @@ async def test_itchat_logs_in_and_lists_the_worlds_contacts(itchat_session):
     group = account["groups"][0]
     room = (await blocking(core.search_chatrooms, group["nickname"]))[0]
     room = await blocking(core.update_chatroom, room["UserName"])  # webwxbatchgetcontact
+    # a member who is your friend shows under your remark for them (web-protocol.md 5.5)
+    remark = {f["wxid"]: f["remark"] for f in account["friends"] if f["remark"]}
     assert sorted(m["NickName"] for m in room["MemberList"]) == sorted(
-        m["nickname"] for m in group["members"]
+        remark.get(m["wxid"], m["nickname"]) for m in group["members"]
     )
 
 
@@ -252,3 +284,78 @@ async def test_itchat_logs_out(itchat_session):
     assert core.exited.is_set()
     sessions = await control(sim, "GET", "/sim/sessions")
     assert not any(s["alive"] for s in sessions)
+
+
+async def test_itchat_hot_reload_resumes_the_session_then_push_logs_in(
+    monkeypatch, tmp_path, caplog
+):
+    """`auto_login(hotReload=True)`: a restarted itchat resumes the live session from its
+    pickle (one webwxsync probe, no QR); after the phone ends the session, the next start
+    falls back to push login (`webwxpushloginurl?uin=`, confirmed on the phone)."""
+    config = SimConfig(synccheck_hold=1, login_hold=5, auto_delay=0.05)
+    async with open_sim(auto_confirm=True, config=config) as sim:
+        monkeypatch.setattr(HTMLParser, "unescape", staticmethod(html.unescape), raising=False)
+        monkeypatch.setattr(itchat.config, "BASE_URL", sim.base_url)  # auto_login probes it
+        caplog.set_level(logging.INFO, logger="itchat")
+        alice, bob = sim.accounts[:2]
+        status = str(tmp_path / "itchat.pkl")
+
+        async def start():
+            core, inbox = itchat.new_instance(), Inbox()
+            core.msg_register(TEXT)(inbox.handler)
+            core.exited = threading.Event()
+            await blocking(
+                lambda: core.auto_login(
+                    hotReload=True,
+                    statusStorageDir=status,
+                    qrCallback=lambda **_: None,
+                    loginCallback=lambda: None,
+                    exitCallback=core.exited.set,
+                )
+            )
+            core.run(blockThread=False)
+            return core, inbox
+
+        async def receives(core, inbox, text: str, *, redelivered: tuple[str, ...] = ()):
+            body = {"from": bob, "type": "text", "content": text}
+            await control(sim, "POST", f"/sim/accounts/{alice}/messages", json=body)
+            for expected in (*redelivered, text):
+                msg = await inbox.next(lambda m: m["FromUserName"] != core.storageClass.userName)
+                assert msg["Text"] == expected
+
+        cores = []
+        try:
+            first, inbox = await start()
+            cores.append(first)
+            await receives(first, inbox, "one")
+            first.alive = False  # the process "dies" without logging out
+            await blocking(first.exited.wait, STEP - 1)
+            assert first.exited.is_set()
+
+            second, inbox = await start()  # resumes: no new login
+            cores.append(second)
+            assert [login["push"] for login in await control(sim, "GET", "/sim/logins")] == [False]
+            # itchat pickled its SyncKey at login only: the stale key re-delivers "one" (12.2)
+            await receives(second, inbox, "two", redelivered=("one",))
+
+            await control(sim, "POST", f"/sim/accounts/{alice}/logout", json={"retcode": 1101})
+            await blocking(second.exited.wait, STEP - 1)  # synccheck retcode 1101 ends it
+            assert second.exited.is_set()
+
+            third, inbox = await start()  # the probe fails: push login with the saved wxuin
+            cores.append(third)
+            logins = await control(sim, "GET", "/sim/logins")
+            assert [(lg["push"], lg["account"]) for lg in logins] == [
+                (False, alice),
+                (True, alice),
+            ]
+            await receives(third, inbox, "three")
+            await blocking(third.logout)
+            await blocking(third.exited.wait, STEP - 1)
+            assert third.exited.is_set()
+        finally:
+            for core in cores:
+                core.alive = core.isLogging = False
+                core.s.close()
+        errors = [r for r in caplog.records if r.name == "itchat" and r.levelno >= logging.ERROR]
+        assert not errors, [r.getMessage() for r in errors]

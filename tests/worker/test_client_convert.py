@@ -76,3 +76,11 @@ def test_group_message_from_unknown_member_has_placeholder_sender():
     m = message_from(AddMsg(msg_id="4", msg_type=1, from_user_name="@@g", to_user_name="@me",
                             content="@zz:<br/>hello"), _book(), emoji_to_text=False)
     assert m.sender_id == "@zz" and m.sender == "昵称未知" and m.content == "hello"
+
+
+def test_log_line_names_chat_sender_and_content():
+    from openwx_worker.convert import log_line
+
+    m = message_from(AddMsg(msg_id="5", msg_type=1, from_user_name="@@g", to_user_name="@me",
+                            content="@m2:<br/>a<br/>b"), _book(), emoji_to_text=False)
+    assert log_line(m) == "[群消息] 二 @ One、二 : a\\nb"

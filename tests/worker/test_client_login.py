@@ -153,15 +153,17 @@ def _barred_world():
     return build(spec)
 
 
-async def test_refused_web_login_is_reported_and_bounded(tmp_path, clock):
-    """1203 (web login refused): login[-1, message] each time, then give up (fixes H.10)."""
+async def test_refused_web_login_is_reported_and_stops(tmp_path, clock):
+    """1203 (web login refused): one login[-1, WeChat's message], then stop (fixes H.10)."""
     async with open_sim(world=_barred_world(), auto_confirm=True) as sim, running_client(
-            sim, tmp_path, wait=False, qrcode_count_max=2) as h:
+            sim, tmp_path, wait=False) as h:
         with trio.fail_after(3600):
             await h.client.wait_stopped()
         logins = [e.params for e in _events(h, "login")]
-        assert [p[0] for p in logins] == [-1, -1, -1]
-        assert logins[0][1] and logins[0][1] != logins[-1][1]  # WeChat's text, then the reason
+        assert len(logins) == 1 and logins[0][0] == -1
+        assert "网页微信" in logins[0][1]  # WeChat's own text
+        assert len(_events(h, "input_qrcode")) == 1
+        assert h.client.state is ClientState.stop
 
 
 async def test_uos_login_passes_a_barred_account(tmp_path, clock):
@@ -226,3 +228,15 @@ async def test_keep_cookie_off_writes_no_cookie_file(tmp_path, clock):
         async with running_client(sim, tmp_path, keep_cookie=False) as h:
             assert h.client.state is ClientState.running
         assert not h.state.files.cookie_path.exists()
+
+
+async def test_stop_while_waiting_for_the_scan(tmp_path, clock):
+    async with open_sim() as sim:
+        async with running_client(sim, tmp_path, wait=False) as h:
+            await wait_item(h, is_event("input_qrcode"))
+            assert h.state.files.qrcode_path.exists()
+            await h.client.stop()
+            assert h.client.state is ClientState.stop
+            assert tuple(_events(h, "state_change")[-1].params) == ("scaning", "stop")
+        assert not h.state.files.qrcode_path.exists()
+        assert not h.state.files.pid_path.exists()

@@ -30,7 +30,8 @@ def _message(kind=None):
     return pred
 
 
-async def test_friend_text_message(tmp_path, clock):
+async def test_friend_text_message(tmp_path, clock, caplog):
+    caplog.set_level("INFO", logger="openwx_worker.client_sync")
     async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as worker:
         start = worker.events.last_event_id
         await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
@@ -43,6 +44,8 @@ async def test_friend_text_message(tmp_path, clock):
             name="Carol").id
         assert msg.receiver_id == worker.client.user.id
         assert msg.sender_category == "好友"
+        shown = [r.getMessage() for r in caplog.records if "[好友消息]" in r.getMessage()]
+        assert len(shown) == 1 and "Carol -> Alice : hi <Alice>" in shown[0]
 
 
 async def test_group_message_has_real_sender(tmp_path, clock):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openwx_worker import errors
 from openwx_worker.webwx.errors import check_ret
@@ -74,3 +77,21 @@ def test_client_msg_ids_never_repeat():
     ids = [session.next_client_msg_id() for _ in range(10_000)]
     assert len(set(ids)) == len(ids) and all(len(i) == 17 for i in ids)
     assert [int(i) for i in ids] == sorted(int(i) for i in ids)
+
+
+@given(st.text())
+def test_garbage_never_escapes_as_anything_but_protocol_error(text):
+    for parse in (parse_synccheck, parse_login_xml):
+        try:
+            parse(text)
+        except errors.ProtocolError:
+            pass
+    assert isinstance(parse_js(text), dict)
+
+
+@given(st.binary())
+def test_any_reply_bytes_decode_or_fail_cleanly(data):
+    try:
+        decode(SyncReply, data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass

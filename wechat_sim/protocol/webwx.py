@@ -27,6 +27,7 @@ def _id(value: int | str | float | None) -> str:
 async def init(world: World, req: Request) -> Response:
     body = decode(req, wire.Req)
     session = authenticate(world, req, body.base_request)
+    world.replay_on_init(session)  # recent messages again, with `replay_on_login` (replay.py)
     account = world.account(session.account)
     chats = world.recent_chats(account)
     contacts = [render.contact(world, session, w) for w in chats if w != account.wxid]
