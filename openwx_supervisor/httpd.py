@@ -34,8 +34,15 @@ from typing import Any
 import trio
 
 from .config import split_listen
-from .wire import HEAD_END, MAX_HEAD, BadMessage, ChunkedScanner, Head, decode_chunked, \
-    parse_request_head
+from .wire import (
+    HEAD_END,
+    MAX_HEAD,
+    BadMessage,
+    ChunkedScanner,
+    Head,
+    decode_chunked,
+    parse_request_head,
+)
 
 log = logging.getLogger(__name__)
 

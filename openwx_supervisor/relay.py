@@ -23,11 +23,19 @@ reply byte is sent again once on a new one, if its body was already in hand.
 from __future__ import annotations
 
 import logging
+
 import trio
 
 from .httpd import RECV, ClientGone, Connection, Exchange
-from .wire import HEAD_END, MAX_HEAD, BadMessage, ChunkedScanner, Head, parse_response_head, \
-    without_hop_headers
+from .wire import (
+    HEAD_END,
+    MAX_HEAD,
+    BadMessage,
+    ChunkedScanner,
+    Head,
+    parse_response_head,
+    without_hop_headers,
+)
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,10 @@
 itchat 1.3.10 (PyPI) was written against the real service. Here it logs in (QR, auto-confirmed
 by the sim's phone), runs its own receive loop (synccheck + webwxsync in its thread), sees an
 injected text and image through its `msg_register` handlers (and downloads the image), sends a
-text and an uploaded image, reads its contact list, and logs out; the sim's control API checks
-each step from the other side. Nothing of itchat's logic is touched; it is pointed at the sim in
-one of two ways:
+text and an uploaded image, reads its contact list, logs out, and resumes a session from its
+hot-reload pickle (falling back to push login); the sim's control API checks each step from the
+other side. Nothing of itchat's logic is touched (one stdlib function removed in Python 3.9 is
+put back, see the fixture); it is pointed at the sim in one of two ways:
 
 - direct: `itchat.config.BASE_URL` (a configuration constant) = the sim's own address; every
   later URL comes from the sim's `redirect_uri`, and as it names no WeChat host itchat keeps
@@ -98,9 +99,8 @@ class Inbox:
 
     def handler(self, msg) -> str | None:
         trio.from_thread.run_sync(self.send.send_nowait, dict(msg), trio_token=self.token)
-        if msg["Type"] == TEXT and msg["FromUserName"] != msg["ToUserName"]:
-            if msg["Text"].startswith("ping "):
-                return "pong " + msg["Text"][5:]  # itchat sends a handler's answer back
+        if msg["Type"] == TEXT and msg["Text"].startswith("ping "):
+            return "pong " + msg["Text"][5:]  # itchat sends a handler's answer back
         return None
 
     async def next(self, pred) -> dict:
@@ -135,7 +135,8 @@ async def itchat_session(request, monkeypatch, tmp_path, caplog):
     account's main host is the parameter (wx2.qq.com exercises itchat's host switching).
     """
     mode = request.param
-    config = SimConfig(synccheck_hold=3, login_hold=5, auto_delay=0.05)
+    # echo_sent: web sends come back through sync from "me" (the text test expects the echo)
+    config = SimConfig(synccheck_hold=3, login_hold=5, auto_delay=0.05, echo_sent=True)
     async with open_sim(auto_confirm=True, config=config) as sim:
         # Python 3.9 removed HTMLParser.unescape, which itchat 1.3.10 (2018) calls on every
         # incoming text; put the stdlib function back (itchat-uos ships the same fix).
