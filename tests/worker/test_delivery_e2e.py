@@ -101,9 +101,8 @@ async def test_received_image_reaches_webhook_with_media_data(tmp_path, clock):
 
 async def test_restart_resumes_delivery_in_order_each_id_once(tmp_path, clock):
     """What was published while the webhook was down arrives after a worker restart,
-    in order, each id once. (MsgId de-duplication across restarts is tested on the
-    log itself, test_events.py: this simulator does not replay old messages to a new
-    session, so a replay cannot be staged end to end here.)"""
+    in order, each id once. (WeChat's replays of already-seen MsgIds are covered end
+    to end in test_delivery_replay.py.)"""
     async with open_sim(auto_confirm=True) as sim, open_webhook() as hook:
         async with running_worker(sim, tmp_path, post_api=hook.url):
             await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
