@@ -29,8 +29,18 @@ Status (who did what; keep this list current so work is not duplicated):
   refresh; paced send queue (text, chunked upload, image/video/emoticon/file) with
   idempotent retries; revoke; group/remark/stick/friend operations; avatars; stop.
   MsgType 51 (the phone's chat list) fetches chats the book does not know.
+  Every message, received or sent, is one log line (``convert.log_line``: time, chat,
+  sender, content), like Mojo::Weixin's ShowMsg.
+* audited against issue 4, every point with a test; added then: the QR in
+  the terminal, batches of ≤50 with several in flight and the progress lines
+  (test_client_init.py), unknown senders, own profile changes, both emoji settings in
+  every name (test_client_text.py), a lost send answer retried once with the same
+  ClientMsgId (test_client_send_retry.py), the SIGTERM/SIGINT exit of the real process
+  within 3 s (test_worker_process_stop.py), push → QR fallback, both ticket-exchange
+  answers (test_webwx_login.py), the synccheck key.
 * not done: Mojo::Weixin's fix_media_loop slow-down; the GET / MMCgi login probe (resume
-  uses webwxinit with the saved credentials instead, which proves more).
+  uses webwxinit with the saved credentials instead, which proves more).  ``emoji_to_text``
+  writes Unicode character names (``[grinning face]``), not Mojo::Weixin's Chinese ones.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ from openwx_worker.errors import (
     TransportError,
 )
 from openwx_worker.media import MediaFile, UploadedMedia
-from openwx_worker.models import Group, SendMessage, is_group_id
+from openwx_worker.models import Group, SendMessage, is_group_id, make_group
+from openwx_worker.webwx import contacts as wx_contacts
 from openwx_worker.webwx import media as wx_media
 from openwx_worker.webwx import ops as wx_ops
 from openwx_worker.webwx import send as wx_send
@@ -298,8 +299,6 @@ class Sender:
         if not member_ids:
             raise InvalidArgument("a group needs members")
         reply = await wx_ops.create_chatroom(session, member_ids, topic or "")
-        from openwx_worker.webwx import contacts as wx_contacts
-
         try:
             fetched = await wx_contacts.batch_get(
                 session, [wx_contacts.BatchItem(user_name=reply.chat_room_name)])
@@ -313,8 +312,6 @@ class Sender:
             group = convert.group_from(fetched[0], self_id=book.self_id, emoji_to_text=emoji)
         else:
             members = [convert.member_from(m, emoji_to_text=emoji) for m in reply.member_list]
-            from openwx_worker.models import make_group
-
             group = make_group(id=reply.chat_room_name, name=topic or reply.topic,
                                members=members, self_id=book.self_id)
         for item in book.update_group(group):

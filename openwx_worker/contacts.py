@@ -141,23 +141,35 @@ def diff_user(old: User | None, new: User) -> list[Event]:
     return [event("user_property_change", new, *change) for change in _changes(old, new)]
 
 
-def diff_friends(old: Iterable[Friend], new: Iterable[Friend]) -> list[Event]:
-    """friend_property_change and new_friend in new-list order, then lose_friend."""
-    before = {f.id: f for f in old}
+def _diff_records(
+    old: Iterable[C], new: Iterable[C], *, kind: str, extra: tuple[object, ...] = ()
+) -> list[Event]:
+    """new_<kind> / <kind>_property_change in new-list order, then lose_<kind>.
+
+    A changed record is compared after ``_merge`` (what the new record lacks is kept);
+    ``extra`` is appended to the params of the new_ and lose_ events (the group, for
+    members).
+    """
+    before = {r.id: r for r in old}
     after_ids = set()
     events: list[Event] = []
-    for friend in new:
-        after_ids.add(friend.id)
-        previous = before.get(friend.id)
+    for record in new:
+        after_ids.add(record.id)
+        previous = before.get(record.id)
         if previous is None:
-            events.append(event("new_friend", friend))
+            events.append(event(f"new_{kind}", record, *extra))
         else:
-            merged = _merge(previous, friend)
+            merged = _merge(previous, record)
             events.extend(
-                event("friend_property_change", merged, *c) for c in _changes(previous, merged)
+                event(f"{kind}_property_change", merged, *c) for c in _changes(previous, merged)
             )
-    events.extend(event("lose_friend", f) for f in before.values() if f.id not in after_ids)
+    events.extend(event(f"lose_{kind}", r, *extra) for r in before.values() if r.id not in after_ids)
     return events
+
+
+def diff_friends(old: Iterable[Friend], new: Iterable[Friend]) -> list[Event]:
+    """friend_property_change and new_friend in new-list order, then lose_friend."""
+    return _diff_records(old, new, kind="friend")
 
 
 def diff_members(old: Group, new: Group) -> list[Event]:
@@ -166,24 +178,7 @@ def diff_members(old: Group, new: Group) -> list[Event]:
     new_group_member / lose_group_member carry ``[member, group]`` (the group as it
     is now, with its members); group_member_property_change ``[member, prop, old, new]``.
     """
-    before = {m.id: m for m in old.member or ()}
-    after_ids = set()
-    events: list[Event] = []
-    for member in new.member or ():
-        after_ids.add(member.id)
-        previous = before.get(member.id)
-        if previous is None:
-            events.append(event("new_group_member", member, new))
-        else:
-            merged = _merge(previous, member)
-            events.extend(
-                event("group_member_property_change", merged, *c)
-                for c in _changes(previous, merged)
-            )
-    events.extend(
-        event("lose_group_member", m, new) for m in before.values() if m.id not in after_ids
-    )
-    return events
+    return _diff_records(old.member or (), new.member or (), kind="group_member", extra=(new,))
 
 
 def diff_groups(old: Iterable[Group], new: Iterable[Group]) -> list[Event]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -272,15 +273,19 @@ def _app_fields(msg: AddMsg, content: str) -> dict[str, Any]:
 
 
 def log_line(message: Message) -> str:
-    """One line per message for the log, like Mojo::Weixin's ShowMsg:
-    ``[好友消息] Carol -> Alice : hi``, ``[群消息] Carol @ 测试群 : hi``, ``[群提示] 测试群 : …``."""
+    """One line per message for the log, like Mojo::Weixin's ShowMsg: the message's
+    time, then ``[好友消息] Carol -> Alice : hi``, ``[群消息] Carol @ 测试群 : hi`` or
+    ``[群提示] 测试群 : …``; line breaks in the content are shown as ``\\n``."""
 
     def shown(value: object) -> str:
         return "" if value is UNSET else str(value)
 
-    body = str(message.content).replace("\n", "\\n")
+    stamp = time.strftime("%H:%M:%S", time.localtime(int(message.time or 0) or None))
+    body = str(message.content).replace("\r", "").replace("\n", "\\n")
     if message.type == "friend_message":
-        return (f"[好友消息] {shown(message.sender)} -> {shown(message.receiver)} : {body}")
-    if message.type == "group_notice":
-        return f"[群提示] {shown(message.group)} : {body}"
-    return f"[群消息] {shown(message.sender)} @ {shown(message.group)} : {body}"
+        line = f"[好友消息] {shown(message.sender)} -> {shown(message.receiver)} : {body}"
+    elif message.type == "group_notice":
+        line = f"[群提示] {shown(message.group)} : {body}"
+    else:
+        line = f"[群消息] {shown(message.sender)} @ {shown(message.group)} : {body}"
+    return f"{stamp} {line}"

@@ -9,7 +9,7 @@ uses the same functions, so both carry exactly the same JSON.
 
 `open_delivery(config, events, client)` runs, in one nursery and with one call from
 runtime.open_worker: the post_api outbox (`outbox.Delivery`: ordered, at-least-once,
-retried, resumed after restarts) with the reply protocol (`replies.py`), post_stdout
+retried, resumed after restarts) with the reply protocol (`webhook_replies.py`), post_stdout
 (`StdoutReporter`, reference C.7) and poll_api (`polling.py`).
 """
 
@@ -60,7 +60,7 @@ class DeliveryOptions(msgspec.Struct, frozen=True):
 
     @classmethod
     def from_config(cls, config: Any) -> DeliveryOptions:
-        """Read WorkerConfig; keys it does not have yet keep the defaults above."""
+        """Read the delivery keys of a WorkerConfig."""
         d = cls()
 
         def get(name: str, default: Any) -> Any:
@@ -77,10 +77,10 @@ class DeliveryOptions(msgspec.Struct, frozen=True):
             post_media_data=bool(get("post_media_data", d.post_media_data)),
             post_message_filter=get("post_message_filter", None) or None,
             post_secret=get("post_secret", None) or None,
-            connect_timeout=float(get("post_connect_timeout", d.connect_timeout)),
-            request_timeout=float(get("post_timeout", d.request_timeout)),
-            retry_base=float(get("post_retry_base", d.retry_base)),
-            retry_max=float(get("post_retry_max", d.retry_max)),
+            connect_timeout=config.post_connect_timeout,
+            request_timeout=config.post_timeout,
+            retry_base=config.post_retry_base,
+            retry_max=config.post_retry_max,
         )
 
 
@@ -221,7 +221,7 @@ async def open_delivery(
     # (imported here: both import this module's report functions)
     from openwx_worker.outbox import CURSOR_NAME, Delivery, make_http_client
     from openwx_worker.polling import PollOptions, run_polling
-    from openwx_worker.replies import ReplySender
+    from openwx_worker.webhook_replies import ReplySender
 
     options = DeliveryOptions.from_config(config)
     poll = PollOptions.from_config(config)

@@ -383,13 +383,13 @@ def open_event_log(config: Any) -> Iterator[EventLog]:
     """Open the account's log as the config says (runtime.open_worker calls this).
 
     Reads `data_dir`, `account`, the bounds `outbox_max_age` / `outbox_max_count` and
-    `seen_msg_id_max` (the default above while WorkerConfig has no such key).
+    `seen_msg_id_max`.
     """
     path = event_log_path(config.data_dir, config.account)
     with EventLog.open(
         path,
         max_age=float(config.outbox_max_age),
         max_count=int(config.outbox_max_count),
-        seen_max=int(getattr(config, "seen_msg_id_max", DEFAULT_SEEN_MAX)),
+        seen_max=config.seen_msg_id_max,
     ) as events:
         yield events

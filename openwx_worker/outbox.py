@@ -12,7 +12,7 @@ Mojo::Weixin posted once and forgot (reference C.4); this is the fix.
 Redirects are followed (7 hops, as Mojo::Weixin) by POSTing the same body again: httpx
 would turn a 301/302/303 into a body-less GET, and the item would be "accepted" empty.
 What is posted and how it looks (filters, media_data) is `delivery.py`'s; the webhook's
-answer may ask for a reply (`replies.py`). `post_secret` signs each POST (`signing.py`).
+answer may ask for a reply (`webhook_replies.py`). `post_secret` signs each POST (`signing.py`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from openwx_worker import signing
 from openwx_worker.delivery import DeliveryOptions, decode_stored, report_body, select
 from openwx_worker.events import EventLog, StoredItem
 from openwx_worker.post_transport import post_transport
-from openwx_worker.replies import ReplySender, may_ask_for_reply, parse_reply
+from openwx_worker.webhook_replies import ReplySender, may_ask_for_reply, parse_reply
 
 log = logging.getLogger(__name__)
 

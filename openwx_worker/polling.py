@@ -18,7 +18,6 @@ Polling pauses while the client is not running (login, re-login) and resumes wit
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Any
 
@@ -26,6 +25,7 @@ import httpx
 import msgspec
 import trio
 
+from openwx_worker.config import is_loopback
 from openwx_worker.events import EventLog
 
 log = logging.getLogger(__name__)
@@ -60,18 +60,9 @@ def is_running(client: Any) -> bool:
     return str(getattr(state, "value", state)) == "running"
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def tunnel_target(url: httpx.URL, local_api: str) -> httpx.URL | None:
     """Where a redirect to `url` goes if it is the tunnel to the local API, else None."""
-    if not _is_loopback(url.host) or not url.path.startswith("/openwx/"):
+    if not is_loopback(url.host) or not url.path.startswith("/openwx/"):
         return None
     return httpx.URL(local_api).copy_with(path=url.path, query=url.query)
 

@@ -285,15 +285,16 @@ class ChangeVerbs:
         g = self.group(group_wxid)
         for w in wxids:
             self.person(w)
+        joined = [w for w in dict.fromkeys(wxids) if w not in g.members]
+        if not joined:  # no change, and no "invited" notice naming people already there
+            raise BadRequest(f"{', '.join(wxids) or 'nobody'}: already members of {group_wxid}")
         before = list(g.members)
-        for w in wxids:
-            if w not in g.members:
-                g.members.append(w)
+        g.members.extend(joined)
         notices = {}
         if inviter is not None:
             for member in g.members:
                 if member in self.accounts:
-                    notices[member] = self._join_notice(member, wxids, inviter, before, via_qr)
+                    notices[member] = self._join_notice(member, joined, inviter, before, via_qr)
         self._group_changed(group_wxid, notices)
 
     def _join_notice(

@@ -14,6 +14,8 @@ import re
 import msgspec
 
 from wechat_sim import control_changes, control_extra
+from wechat_sim.control_io import body as _body
+from wechat_sim.control_io import ok as _ok
 from wechat_sim.errors import BadRequest, NotFound, SimError
 from wechat_sim.protocol.http import Request, Response
 from wechat_sim.world import World
@@ -46,17 +48,6 @@ class LogoutIn(msgspec.Struct, forbid_unknown_fields=True):
 
 class ReplayIn(msgspec.Struct, forbid_unknown_fields=True):
     count: int = 1
-
-
-def _body(req: Request, type_):
-    try:
-        return msgspec.json.decode(req.body or b"{}", type=type_)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise BadRequest(f"invalid JSON body: {exc}") from None
-
-
-def _ok(obj: object, status: int = 200) -> Response:
-    return Response.json(obj, status, "application/json")
 
 
 # -- handlers -------------------------------------------------------------------------------

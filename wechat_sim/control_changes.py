@@ -10,6 +10,8 @@ import dataclasses
 
 import msgspec
 
+from wechat_sim.control_io import body as _body
+from wechat_sim.control_io import ok as _ok
 from wechat_sim.errors import BadRequest, NotFound
 from wechat_sim.model import AutoReply, Person
 from wechat_sim.protocol.http import MAIN_HOSTS, Request, Response
@@ -26,17 +28,6 @@ class GroupMessageIn(msgspec.Struct, forbid_unknown_fields=True, rename={"from_"
 class ProfileIn(msgspec.Struct, forbid_unknown_fields=True):
     nickname: str | None = None
     signature: str | None = None
-
-
-def _body(req: Request, type_):
-    try:
-        return msgspec.json.decode(req.body or b"{}", type=type_)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise BadRequest(f"invalid JSON body: {exc}") from None
-
-
-def _ok(obj: object, status: int = 200) -> Response:
-    return Response.json(obj, status, "application/json")
 
 
 class PersonIn(msgspec.Struct, forbid_unknown_fields=True):

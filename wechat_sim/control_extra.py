@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import msgspec
 
-from wechat_sim.errors import BadRequest, NotFound
+from wechat_sim.control_io import body as _body
+from wechat_sim.control_io import ok as _ok
+from wechat_sim.errors import NotFound
 from wechat_sim.media import media_info
 from wechat_sim.model import SentRecord
 from wechat_sim.protocol.http import Request, Response
@@ -27,17 +29,6 @@ class RateLimitIn(msgspec.Struct, forbid_unknown_fields=True):
     endpoint: str
     max: int
     per: float
-
-
-def _body(req: Request, type_):
-    try:
-        return msgspec.json.decode(req.body or b"{}", type=type_)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise BadRequest(f"invalid JSON body: {exc}") from None
-
-
-def _ok(obj: object, status: int = 200) -> Response:
-    return Response.json(obj, status, "application/json")
 
 
 def sent_extra(world: World, wxid: str, record: SentRecord) -> dict:

@@ -9,7 +9,9 @@ request and reply shape), ``info``, ``send``, ``groups``, ``contact_ops``,
 
 Requests
 --------
-GET, POST and HEAD on every endpoint. Parameters from the query string plus an
+GET, POST and HEAD on every endpoint (a POST with ``_method=X`` in its query string
+is routed as X, as Mojolicious does: GET and HEAD change nothing, others get 405).
+Parameters from the query string plus an
 urlencoded or multipart form body, or (addition) a JSON object body; a multipart
 file part is media to send (addition), and a plain ``media_data`` field keeps its raw
 bytes (Mojo::Weixin). Unknown parameters are ignored; a repeated key keeps its last

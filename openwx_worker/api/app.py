@@ -7,8 +7,8 @@ client created or replaced after the app still works.
 
 A request goes through, in order: the CORS preflight (``OPTIONS`` on any path, no
 auth, as browsers never send credentials on a preflight), reading the whole body,
-parameter parsing (``wire.py``), the route table (unknown path: 404 JSON), the
-access token, the not-running gate (while the client is in a blocking state every
+parameter parsing (``wire.py``), the ``_method`` override (``routed_method``), the
+route table (unknown path: 404 JSON), the access token, the not-running gate (while the client is in a blocking state every
 endpoint except get_client_info, stop_client and check_event answers at once with
 code 300 naming the state; Mojo::Weixin queued the request and hung, reference B),
 the endpoint's parameter Struct, the handler. Whatever is raised on the way is
@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 import trio
 
@@ -133,6 +134,7 @@ class ApiApp:
                 await send({"type": "http.response.body", "body": b""})
                 return
             params, files = parse_params(scope, body)
+            method = routed_method(scope, method)
             resp = await self._dispatch(scope, method, params, files, receive)
         except ClientGone:
             return
@@ -140,7 +142,7 @@ class ApiApp:
             resp = self._answer_error(scope, exc)
         resp = jsonp_wrap(resp, params)
         try:
-            await send_response(send, resp, head=method == "HEAD")
+            await send_response(send, resp, head=scope["method"] == "HEAD")
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError,
                 trio.BusyResourceError) as exc:  # the connection is gone or being closed
             log.debug("%s: answer not delivered: %r", scope.get("path"), exc)
@@ -206,6 +208,19 @@ class ApiApp:
             raise ApiError(codes.AUTH_FAILURE, "access token missing", http_status=401)
         if not hmac.compare_digest(given.encode(), token.encode()):
             raise ApiError(codes.AUTH_FAILURE, "access token wrong", http_status=403)
+
+
+def routed_method(scope: dict, method: str) -> str:
+    """The method a request is routed by: a POST whose query string has ``_method``
+    is routed as that method (reference 0; Mojolicious honours the override on POST
+    only, from the query string only). Every endpoint takes GET and POST alike, so the
+    override changes nothing for them; ``_method=PUT`` and the like get the 405 answer
+    a PUT gets. HEAD stays HEAD (answered like GET, without a body)."""
+    if method != "POST" or b"_method" not in scope.get("query_string", b""):
+        return method
+    query = parse_qs(scope["query_string"].decode("utf-8", "replace"))
+    override = (query.get("_method") or [""])[-1].strip().upper()
+    return override or method
 
 
 def create_app(worker: Any) -> ApiApp:

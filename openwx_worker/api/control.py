@@ -57,7 +57,7 @@ async def get_client_info(ctx: Context, _: NoParams) -> ClientInfoReply:
         starttime=start,
         runtime=max(0, int(time.time()) - start),
         log_level=str(config.log_level),
-        log_path=config.log_path,
+        log_path=config.log_path or "",  # "" when unset, as Mojo::Weixin (A.14)
         state=current_state(ctx.worker),
         port=_port(ctx),
     )

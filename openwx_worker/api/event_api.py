@@ -24,12 +24,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from openwx_worker.delivery import (
-    DeliveryOptions,
-    passes_message_filter,
-    render_report,
-    wants_event,
-)
+from openwx_worker.delivery import DeliveryOptions, report_body, select
 from openwx_worker.models import Posted
 
 from .endpoint import Context, Endpoint
@@ -72,21 +67,15 @@ class CheckEventBuffer:
 
 
 def _buffered(events: Any, stored: Any, options: DeliveryOptions) -> bool:
-    if stored.post_type == "event":
-        return stored.name in BUFFERED_EVENTS and wants_event(options, stored.name)
-    if not options.post_message_filter:
-        return True
-    return passes_message_filter(options, events.decode(stored.body))
+    """post_api's choice (delivery.select), minus the events Mojo::Weixin never buffered."""
+    if stored.post_type == "event" and stored.name not in BUFFERED_EVENTS:
+        return False
+    return select(options, events, stored)[0]
 
 
 async def _render(events: Any, items: list[Any], options: DeliveryOptions) -> bytes:
-    parts = []
-    for stored in items:
-        if b'"format":"media"' in stored.body:  # media_data as post_api would carry it
-            item = events.decode(stored.body)
-            parts.append(await render_report(item, post_media_data=options.post_media_data))
-        else:
-            parts.append(stored.body)
+    """The JSON array of the items, each exactly as post_api carries it (media_data)."""
+    parts = [(await report_body(options, events, stored))[0] for stored in items]
     return b"[" + b",".join(parts) + b"]"
 
 

@@ -1,6 +1,7 @@
 """Group operations: create_group, invite_friend, kick_group_member, set_group_displayname.
 
-Validation and answers follow reference A.10 (codes 100 / 200 / 201), with the fix
+Validation and answers follow reference A.10 (codes 100 / 200 / 201; a refused
+create_group also carries Mojo::Weixin's ``"id": null``), with the fix
 of H.1: a missing or empty ``new_displayname`` is a 400 answer, where Mojo::Weixin
 exited the whole worker.
 """
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from openwx_worker.errors import ClientError
 from openwx_worker.models import Group
 
 from . import codes
 from .codes import ApiError, not_found
 from .endpoint import Context, Endpoint
+from .errormap import client_error
 from .params import (
     CreateGroupParams,
     GroupLookup,
@@ -44,7 +47,13 @@ def _friend_ids(book: Any, value: str | None) -> list[str]:
 
 async def create_group(ctx: Context, p: CreateGroupParams) -> CreateGroupReply:
     ids = _friend_ids(ctx.client.contacts, p.friends)
-    group = await ctx.client.create_group(ids, p.displayname or None)
+    try:
+        group = await ctx.client.create_group(ids, p.displayname or None)
+    except ClientError as exc:
+        err = client_error(exc)
+        if err.code == codes.FAILURE:  # Mojo::Weixin: {"code":201,"id":null,"status":...}
+            err.extra.setdefault("id", None)
+        raise err from exc
     return CreateGroupReply(group_id=group.id)
 
 

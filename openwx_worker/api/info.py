@@ -9,6 +9,7 @@ criterion was given.
 
 from __future__ import annotations
 
+import time
 from email.utils import formatdate
 from typing import Any
 
@@ -120,14 +121,15 @@ async def get_avatar(ctx: Context, params: AvatarParams) -> Response:
         raise ApiError(codes.MEDIA_UNAVAILABLE, f"avatar not available: {exc}") from exc
     if not data:
         raise ApiError(codes.MEDIA_UNAVAILABLE, "avatar not available: empty image")
-    now = formatdate(usegmt=True)
+    now = time.time()
     return Response(
         200,
         bytes(data),
         content_type=image_type(data, declared or "").encode(),
-        headers=[
+        headers=[  # as Mojo::Weixin (reference A.12): cacheable for an hour
             (b"cache-control", b"max-age=3600"),
-            (b"last-modified", now.encode()),
+            (b"expires", formatdate(now + 3600, usegmt=True).encode()),
+            (b"last-modified", formatdate(now, usegmt=True).encode()),
         ],
     )
 

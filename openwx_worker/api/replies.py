@@ -80,7 +80,9 @@ class BroadcastReply(Reply, kw_only=True):
 
 
 class RevokeReply(Reply, kw_only=True):
-    """``status`` is ``revoke success`` or ``revoke failure`` (``code`` stays 0, as Mojo)."""
+    """``status`` is ``revoke success``. A failure is an error answer: code 201 with
+    Mojo::Weixin's ``revoke failure`` status and a ``reason`` (Mojo answered it with
+    code 0, a bug the package docstring's catalogue explains)."""
 
     code: int = 0
     id: str
@@ -161,7 +163,7 @@ class ClientInfoReply(Reply, kw_only=True):
     http_debug: str = "0"
     log_encoding: str | None = None
     log_level: str
-    log_path: str | None
+    log_path: str  # "" when logging goes to stderr only
     state: str
     port: int | None = None
 

@@ -161,14 +161,7 @@ def parse_params(scope: dict, body: bytes) -> tuple[dict[str, str], list[FilePar
     try:
         qs = scope.get("query_string", b"")
         if qs:
-            params.update(
-                parse_qsl(
-                    qs.decode("utf-8", "replace"),
-                    keep_blank_values=True,
-                    errors="replace",
-                    max_num_fields=MAX_FIELDS,
-                )
-            )
+            params.update(_form_fields(qs))
         if not body:
             return params, files
         ctype = header(scope, b"content-type")
@@ -179,18 +172,18 @@ def parse_params(scope: dict, body: bytes) -> tuple[dict[str, str], list[FilePar
         elif mime == "application/json" or mime.endswith("+json"):
             params.update(_json_params(body))
         elif mime in ("application/x-www-form-urlencoded", ""):
-            params.update(
-                parse_qsl(
-                    body.decode("utf-8", "replace"),
-                    keep_blank_values=True,
-                    errors="replace",
-                    max_num_fields=MAX_FIELDS,
-                )
-            )
+            params.update(_form_fields(body))
         # Any other body type (text/plain, an image...) carries no parameters.
     except ValueError as exc:
         raise codes.bad_parameter(f"unreadable request: {exc}") from exc
     return params, files
+
+
+def _form_fields(data: bytes) -> list[tuple[str, str]]:
+    """``a=1&b=2`` (a query string or an urlencoded body): blanks kept, bad UTF-8 and
+    bad escapes replaced, more than MAX_FIELDS fields refused (ValueError)."""
+    return parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True,
+                     errors="replace", max_num_fields=MAX_FIELDS)  # fmt: skip
 
 
 def _json_params(body: bytes) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sim_webclient import WebClient
+from sim_webclient import ALICE, WebClient
 
 from wechat_sim.testing import open_sim
 
@@ -24,3 +24,9 @@ async def http():
 @pytest.fixture
 def web(sim, http) -> WebClient:
     return WebClient(http, sim.base_url)
+
+
+@pytest.fixture
+async def alice(web) -> WebClient:
+    """The web client logged in as Alice, after webwxinit."""
+    return await web.log_in(ALICE)

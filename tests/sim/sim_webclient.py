@@ -93,6 +93,12 @@ class WebClient:
         assert code == 200, body
         return self.take_xml(await self.exchange(redirect_of(body), v2=v2))
 
+    async def log_in(self, account: str) -> WebClient:
+        """QR login as `account` (scanned and confirmed through /sim/), then webwxinit."""
+        await self.qr_login(account)
+        assert (await self.init())["BaseResponse"]["Ret"] == 0
+        return self
+
     # -- session -----------------------------------------------------------------
     def base_request(self) -> dict:
         c = self.creds
@@ -233,3 +239,15 @@ def redirect_of(body: str) -> str:
     m = re.search(r'window.redirect_uri="(\S+?)";', body)
     assert m, body
     return m.group(1)
+
+
+async def inject(web: WebClient, body: dict, account: str = ALICE) -> str:
+    """A message arriving at `account` through the control API; its MsgId."""
+    r = await web.control("POST", f"/sim/accounts/{account}/messages", body)
+    assert r.status_code == 200, r.text
+    return r.json()["msg_id"]
+
+
+def names_by_nick(contacts: list[dict]) -> dict[str, str]:
+    """NickName -> this session's UserName (session ids are random per login)."""
+    return {c["NickName"]: c["UserName"] for c in contacts}

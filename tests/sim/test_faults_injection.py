@@ -21,13 +21,6 @@ def no_timeout_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=None)
 
 
-@pytest.fixture
-async def alice(web):
-    await web.qr_login(ALICE)
-    assert (await web.init())["BaseResponse"]["Ret"] == 0
-    return web
-
-
 async def fault(web, **spec) -> dict:
     r = await web.control("POST", "/sim/faults", spec)
     assert r.status_code == 200, r.text
@@ -132,9 +125,7 @@ async def test_delay_answers_late_in_trio_time(mock_clock):
     mock_clock.autojump_threshold = 0.05
     async with open_sim(config=SimConfig(synccheck_hold=25)) as sim:
         async with httpx.AsyncClient(timeout=None) as http:  # no trio-time timeouts: autojump
-            web = WebClient(http, sim.base_url)
-            await web.qr_login(ALICE)
-            await web.init()
+            web = await WebClient(http, sim.base_url).log_in(ALICE)
             await fault(web, endpoint="webwxsync", kind="delay", delay=40)
             start = trio.current_time()
             assert (await web.sync())["BaseResponse"]["Ret"] == 0
@@ -225,9 +216,7 @@ async def test_rate_limit_per_account_and_window(mock_clock):
 async def test_drop_after_a_delay_like_a_long_poll_cut_off(mock_clock):
     mock_clock.autojump_threshold = 0.05
     async with open_sim() as sim, no_timeout_client() as http:
-        web = WebClient(http, sim.base_url)
-        await web.qr_login(ALICE)
-        await web.init()
+        web = await WebClient(http, sim.base_url).log_in(ALICE)
         await fault(web, endpoint="synccheck", kind="drop", delay=25)
         start = trio.current_time()
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):

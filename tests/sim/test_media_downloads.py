@@ -8,19 +8,11 @@ import base64
 import io
 import random
 
-import pytest
 from PIL import Image
 from sim_webclient import ALICE, CGI
 
 CAROL = "wxid_carol0000000001"
 GROUP = "1234567890@chatroom"
-
-
-@pytest.fixture
-async def alice(web):
-    await web.qr_login(ALICE)
-    assert (await web.init())["BaseResponse"]["Ret"] == 0
-    return web
 
 
 async def inject(web, **body) -> tuple[str, dict]:

@@ -14,7 +14,6 @@ import random
 import re
 import time
 
-import pytest
 from PIL import Image
 from sim_webclient import ALICE, BOB, CGI, WebClient, redirect_of
 
@@ -98,13 +97,6 @@ def file_appmsg(name: str, size: int, media_id: str) -> str:
         f"<totallen>{size}</totallen><attachid>{media_id}</attachid><fileext>{ext}</fileext>"
         "</appattach><extinfo></extinfo></appmsg>"
     )
-
-
-@pytest.fixture
-async def alice(web):
-    await web.qr_login(ALICE)
-    assert (await web.init())["BaseResponse"]["Ret"] == 0
-    return web
 
 
 async def sent(web) -> list[dict]:
@@ -250,9 +242,7 @@ async def test_media_sent_to_another_simulated_account_arrives_downloadable(alic
     import httpx
 
     async with httpx.AsyncClient(timeout=60) as bob_http:
-        bob = WebClient(bob_http, sim.base_url)
-        await bob.qr_login(BOB)
-        await bob.init()
+        bob = await WebClient(bob_http, sim.base_url).log_in(BOB)
         contacts = {c["NickName"]: c["UserName"] for c in await alice.all_contacts()}
         data = jpeg_bytes((64, 48), (200, 10, 10))
         [up] = await upload(alice, data, "x.jpg", "image/jpeg", "pic", to=contacts["Bob"])

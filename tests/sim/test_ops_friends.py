@@ -105,9 +105,7 @@ async def test_request_between_two_simulated_accounts(alice, sim):
         assert (await alice.control("DELETE", f"/sim/accounts/{a}/friends/{b}")).status_code == 200
     await alice.sync()
     async with httpx.AsyncClient(timeout=60) as bob_http:
-        bob = WebClient(bob_http, sim.base_url)
-        await bob.qr_login(BOB)
-        await bob.init()
+        bob = await WebClient(bob_http, sim.base_url).log_in(BOB)
         assert (await verify(alice, 2, bob_name, greeting="加个好友"))["BaseResponse"]["Ret"] == 0
         [request] = [m for m in (await bob.sync())["AddMsgList"] if m["MsgType"] == 37]
         info = request["RecommendInfo"]

@@ -92,9 +92,7 @@ async def test_create_chatroom_needs_friends(alice):
 
 async def test_addmember_shows_in_both_accounts(alice, sim, http):
     async with httpx.AsyncClient(timeout=60) as bob_http:
-        bob = WebClient(bob_http, sim.base_url)
-        await bob.qr_login(BOB)
-        await bob.init()
+        bob = await WebClient(bob_http, sim.base_url).log_in(BOB)
         await bob.sync()
         family = alice.names["Family"]
         answer = await update(alice, "addmember", family, AddMemberList=alice.names["Bob"])
@@ -116,9 +114,7 @@ async def test_invitemember_and_the_addmember_size_limit(http):
     world = worldgen.generate(friends=60, groups=1, members=45, seed=3, accounts=1)
     async with open_sim(world) as sim:
         owner = sim.accounts[0]
-        web = WebClient(http, sim.base_url)
-        await web.qr_login(owner)
-        await web.init()
+        web = await WebClient(http, sim.base_url).log_in(owner)
         contacts = await web.all_contacts()
         [group] = [c for c in contacts if c["UserName"].startswith("@@")]
         members = set(world.groups[next(iter(world.groups))].members)
@@ -168,6 +164,20 @@ async def test_modtopic(alice):
     data = await alice.sync()
     assert group_in(data, team)["NickName"] == "改名了"
     assert notices(data) == ["你修改群名为“改名了”"]
+
+
+async def test_group_operations_can_be_rate_limited(alice):
+    """Strict 13: too many group operations in the interval -> Ret 1205, nothing changed."""
+    r = await alice.control(
+        "POST", "/sim/rate_limits", {"endpoint": "webwxupdatechatroom", "max": 1, "per": 60}
+    )
+    assert r.status_code == 200
+    team = alice.names["测试群"]
+    assert (await update(alice, "modtopic", team, NewTopic="一"))["BaseResponse"]["Ret"] == 0
+    refused = await update(alice, "modtopic", team, NewTopic="二")
+    assert refused["BaseResponse"]["Ret"] == 1205
+    groups = {g["wxid"]: g for g in (await account(alice))["groups"]}
+    assert groups[TEAM]["nickname"] == "一"
 
 
 async def test_update_unknown_group_is_1201(alice):

@@ -30,9 +30,7 @@ async def revoke(web, svr_msg_id: str, to: str, client_msg_id: str = "1546214741
 
 
 async def logged_in(http, sim, wxid) -> WebClient:
-    web = WebClient(http, sim.base_url)
-    await web.qr_login(wxid)
-    await web.init()
+    web = await WebClient(http, sim.base_url).log_in(wxid)
     web.names = {c["NickName"]: c["UserName"] for c in await web.all_contacts()}
     await web.sync()
     return web
@@ -65,7 +63,11 @@ async def test_revoke_after_two_minutes_is_refused(mock_clock):
     async with open_sim() as sim, no_timeout_client() as http:
         alice = await logged_in(http, sim, ALICE)
         sent = await alice.send_text("filehelper", "too late")
-        await trio.sleep(121)
+        in_time = await alice.send_text("filehelper", "just in time")
+        await trio.sleep(119)  # still inside the 2-minute window
+        assert (await revoke(alice, in_time["MsgID"], "filehelper"))["BaseResponse"]["Ret"] == 0
+        await alice.sync()
+        await trio.sleep(2)  # 121 s: past it
         answer = await revoke(alice, sent["MsgID"], "filehelper")
         assert answer["BaseResponse"]["Ret"] == -1
         assert answer["Introduction"] == "" and answer["SysWording"] == ""

@@ -3,15 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 
-import httpx
 import msgspec
 import pytest
-import trio
 from sim_webclient import ALICE
 
 from wechat_sim import worldgen
@@ -92,34 +86,6 @@ def test_world_file_round_trip_and_validation(tmp_path):
     path.write_text(json.dumps(bad))
     with pytest.raises(msgspec.ValidationError):
         worldgen.load(path)
-
-
-async def test_cli_serve_prints_its_base_url(tmp_path):
-    path = tmp_path / "world.json"
-    spec = worldgen.default_spec()
-    spec.accounts[0].nickname = "FromFile"
-    path.write_bytes(msgspec.json.encode(spec))
-    cmd = [sys.executable, "-c", "from wechat_sim.cli import main; main()",
-           "serve", "--port", "0", "--world", str(path), "--auto-confirm"]  # fmt: skip
-    proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE, env={**os.environ})
-    try:
-        line = b""
-        with trio.fail_after(20):
-            while not line.endswith(b"\n"):
-                line += await proc.stdout.receive_some(1)
-        base = line.decode().strip()
-        assert base.startswith("http://127.0.0.1:")
-        async with httpx.AsyncClient() as http:
-            accounts = (await http.get(base + "/sim/accounts")).json()
-        assert accounts[0]["nickname"] == "FromFile"
-    finally:
-        proc.send_signal(signal.SIGINT)
-        with trio.move_on_after(5):
-            await proc.wait()
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-        await proc.stdout.aclose()
 
 
 def test_toml_world_file(tmp_path):

@@ -72,6 +72,11 @@ async def test_qr_login_scan_confirm_exchange(web, http, sim):
         "mm_lang",
     } <= names
     assert all("Path=/" in c for c in set_cookies)
+    values = dict(c.split(";", 1)[0].split("=", 1) for c in set_cookies)
+    assert re.fullmatch(r"[A-Za-z0-9+/=]{24}", values["webwx_data_ticket"])  # 12.1 formats
+    assert re.fullmatch(r"[0-9a-f]{96}", values["webwxuvid"])
+    assert values["wxuin"] == re.search(r"<wxuin>(\d+)</wxuin>", r.text).group(1)
+    assert values["wxsid"] == re.search(r"<wxsid>([^<]+)</wxsid>", r.text).group(1)
     creds = web.take_xml(r)
     assert creds.uin == str(sim.world.accounts[ALICE].uin)
     # the ticket is single-use: a second exchange fails without skey
@@ -175,8 +180,14 @@ async def test_auto_confirm_prefers_the_account_this_cookie_logged_in(autojump_c
         async with httpx.AsyncClient(timeout=100) as jar1, httpx.AsyncClient(timeout=100) as jar2:
             assert await login_once(WebClient(jar1, sim.base_url)) == uins[ALICE]
             assert await login_once(WebClient(jar2, sim.base_url)) == uins[BOB]
-            # jar1 holds Alice's wxuin cookie: its next QR login is confirmed by Alice again
+            # Bob's phone logs out: Bob is now the next account not logged in, yet jar1 holds
+            # Alice's wxuin cookie, so its next QR login is confirmed by Alice again
+            r = await jar2.post(f"{sim.base_url}/sim/accounts/{BOB}/logout", json={})
+            assert r.json() == {"ended": 1}
             assert await login_once(WebClient(jar1, sim.base_url)) == uins[ALICE]
+            # a jar without a wxuin cookie gets the next free account, Bob
+            async with httpx.AsyncClient(timeout=100) as jar3:
+                assert await login_once(WebClient(jar3, sim.base_url)) == uins[BOB]
 
 
 async def test_desktop_variant_needs_its_headers(web, sim):
@@ -245,9 +256,7 @@ async def test_index_probe_reports_the_cookie_session(web, http, sim):
 
 
 async def test_a_new_login_supersedes_the_old_session(sim, http):
-    old = WebClient(http, sim.base_url)
-    await old.qr_login(ALICE)
-    await old.init()
+    old = await WebClient(http, sim.base_url).log_in(ALICE)
     async with httpx.AsyncClient(timeout=60) as http2:
         new = WebClient(http2, sim.base_url)
         await new.qr_login(ALICE)

@@ -18,8 +18,9 @@ DAVE = "wxid_dave00000000002"
 
 
 async def say(web: WebClient, content: str, sender: str = CAROL, **extra) -> str:
-    r = await web.control("POST", f"/sim/accounts/{ALICE}/messages",
-                          {"from": sender, "content": content, **extra})
+    r = await web.control(
+        "POST", f"/sim/accounts/{ALICE}/messages", {"from": sender, "content": content, **extra}
+    )
     assert r.status_code == 200, r.text
     return r.json()["msg_id"]
 
@@ -90,8 +91,10 @@ async def test_default_config_replays_nothing_at_a_new_login(web):
 async def test_unacknowledged_messages_go_to_the_next_login():
     """replay_unacked: what the ended session's client never acknowledged (no SyncKey past
     it) comes to the next login; what it acknowledged does not."""
-    async with open_sim(config=SimConfig(replay_unacked=True)) as sim, \
-            httpx.AsyncClient(timeout=60) as http:
+    async with (
+        open_sim(config=SimConfig(replay_unacked=True)) as sim,
+        httpx.AsyncClient(timeout=60) as http,
+    ):
         web = await logged_in(WebClient(http, sim.base_url))
         zero = await say(web, "zero")
         assert await synced(web) == [(zero, "zero")]
@@ -117,8 +120,10 @@ async def test_unacknowledged_messages_go_to_the_next_login():
 async def test_replay_on_login_requeues_recent_messages_at_each_init(how):
     """replay_on_login=N: every webwxinit (a new login, or a restarted client initialising
     its saved session again) gets the account's last N received messages again."""
-    async with open_sim(config=SimConfig(replay_on_login=2)) as sim, \
-            httpx.AsyncClient(timeout=60) as http:
+    async with (
+        open_sim(config=SimConfig(replay_on_login=2)) as sim,
+        httpx.AsyncClient(timeout=60) as http,
+    ):
         web = await logged_in(WebClient(http, sim.base_url))
         ids = [await say(web, text) for text in ("a", "b", "c")]
         assert [i for i, _ in await synced(web)] == ids
@@ -132,8 +137,9 @@ async def test_replay_on_login_requeues_recent_messages_at_each_init(how):
 
 
 async def test_replay_knobs_are_run_time_config(sim, http):
-    r = await http.post(f"{sim.base_url}/sim/config",
-                        json={"replay_on_login": 3, "replay_unacked": True})
+    r = await http.post(
+        f"{sim.base_url}/sim/config", json={"replay_on_login": 3, "replay_unacked": True}
+    )
     assert r.status_code == 200
     assert (r.json()["replay_on_login"], r.json()["replay_unacked"]) == (3, True)
     assert (sim.world.config.replay_on_login, sim.world.config.replay_unacked) == (3, True)

@@ -57,6 +57,15 @@ async def test_buffer_answers_at_once_then_holds_30s(tmp_path, events, clock):
         assert 30 <= trio.current_time() - start < 31
 
 
+async def test_default_max_size_is_20(tmp_path, events, clock):
+    _, server = await serve(tmp_path, events)
+    async with server as base, httpx.AsyncClient(base_url=base, timeout=None) as http:
+        for n in range(25):
+            events.publish(message(n))
+        got = (await http.get("/openwx/check_event")).json()
+        assert [i["content"] for i in got] == [f"hello {n}" for n in range(5, 25)]
+
+
 async def test_keeps_the_newest_max_size_items(tmp_path, events, clock):
     _, server = await serve(tmp_path, events, check_event_list_max_size=5)
     async with server as base, httpx.AsyncClient(base_url=base, timeout=None) as http:
@@ -141,3 +150,22 @@ async def test_cursor_reads_after_an_event_id(tmp_path, events, clock):
         # A cursor from another log (beyond the newest id) starts at now.
         got = (await http.get("/openwx/check_event", params={"cursor": "999", "timeout": "2"}))
         assert got.json() == []
+
+
+async def test_a_row_that_no_longer_decodes_is_answered_as_stored(tmp_path, events, clock):
+    """check_event chooses and renders items with post_api's own functions, so a row
+    written by another version neither breaks the call (it was a 500) nor is lost."""
+    _, server = await serve(tmp_path, events, post_message_filter={"type": "friend_message"})
+    bad = b'{"event_id":2,"format":"media","post_type":"receive_message","type":"x"}'
+    async with server as base, httpx.AsyncClient(base_url=base, timeout=None) as http:
+        events.publish(message(1))
+        events._db.execute(  # what a publish of an unknown shape would have stored
+            "INSERT INTO log (event_id, created, post_type, name, body) VALUES (2, 0, ?, ?, ?)",
+            ("receive_message", "x", bad))
+        events._last_id = 2
+        events.publish(message(3))
+        r = await http.get("/openwx/check_event", params={"timeout": "0"})
+        assert r.status_code == 200, r.text
+        assert [i["event_id"] for i in r.json()] == [1, 2, 3]
+        r = await http.get("/openwx/check_event", params={"cursor": "0", "timeout": "0"})
+        assert [i["event_id"] for i in r.json()] == [1, 2, 3]

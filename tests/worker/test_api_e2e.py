@@ -144,6 +144,21 @@ async def test_async_send_and_broadcast_answer_at_once(tmp_path, clock):
                 await trio.sleep(0.05)
 
 
+async def test_broadcast_goes_through_the_paced_queue(tmp_path, clock):
+    """id=@all answers at once; the sends then keep send_interval apart (no burst)."""
+    async with api_on_sim(tmp_path, send_interval=3.0) as api:
+        count = len(api.worker.client.contacts.friends)
+        start = trio.current_time()
+        r = await api.call("send_friend_message", id="@all", content="paced")
+        assert r["count"] == count and trio.current_time() - start < 1
+        await wait_sent(api, lambda s: s["content"] == "paced")  # the first one went out
+        first = trio.current_time()
+        with trio.fail_after(3 * count + 30):
+            while len([s for s in await api.sent() if s["content"] == "paced"]) < count:
+                await trio.sleep(1)  # (coarse: each look is an HTTP call to the simulator)
+        assert trio.current_time() - first >= 3.0 * (count - 1) - 0.5
+
+
 async def test_revoke_by_msg_id_and_by_mojo_id(tmp_path, clock):
     async with api_on_sim(tmp_path) as api:
         carol = api.friend_id(name="Carol")
@@ -195,6 +210,9 @@ async def test_consult_timeout_shape(tmp_path, clock):
         assert trio.current_time() - start >= 45
         assert r["reply"] is None and r["reply_status"] == "reply timeout"
         assert r["code"] == 0 and r["status"] == "发送成功" and r["msg_id"]
+        start = trio.current_time()  # the default timeout is 30 s
+        r = await api.call("consult", markname="Bobby", content="anyone at all?")
+        assert 30 <= trio.current_time() - start < 31 and r["reply_status"] == "reply timeout"
         r = await api.call("consult", account="nobody", content="x")
         assert r == {"code": 100, "status": "object not found", "id": None}
         assert (await api.call("consult", markname="Bobby"))["code"] == 400

@@ -42,6 +42,8 @@ async def files_app(scope, receive, send):
         await trio.sleep(3600)
     if scope["path"] == "/logo.png":
         body, status = png_bytes(), 200
+    elif scope["path"] == "/big.png":
+        body, status = png_bytes() + b"\0" * 4096, 200
     else:
         body, status = b"not here", 404
     await send({"type": "http.response.start", "status": status,
@@ -116,7 +118,8 @@ async def test_media_sends_uploads_and_refusals(tmp_path, clock):
 
 
 async def test_media_from_urls(tmp_path, clock):
-    async with api_on_sim(tmp_path, media_fetch_timeout=5.0) as api, serve_app(files_app) as web:
+    async with api_on_sim(tmp_path, media_fetch_timeout=5.0, media_size_max=4000) as api, \
+            serve_app(files_app) as web:  # fmt: skip
         carol = api.friend_id(name="Carol")
         r = await api.call("send_friend_message", id=carol, media_path=f"{web}/logo.png")
         assert r["code"] == 0 and r["media_id"].endswith(":3")
@@ -127,6 +130,10 @@ async def test_media_from_urls(tmp_path, clock):
         r = await api.call("send_friend_message", id=carol, media_path=f"{web}/slow.png")
         assert r["code"] == 411 and "timed out" in r["status"]  # no hang (H.3)
         assert trio.current_time() - start < 10
+        count = len(await api.sent())
+        r = await api.call("send_friend_message", id=carol, media_path=f"{web}/big.png")
+        assert r["code"] == 411, r  # over media_size_max: refused, nothing sent
+        assert len(await api.sent()) == count
 
 
 # --------------------------------------------------------------------------- groups
@@ -164,6 +171,14 @@ async def test_group_operations(tmp_path, clock):
         r = await api.call("kick_group_member", id=family, members=dave)
         assert r["code"] == 201 and r["status"].startswith("failure")
 
+        # A refused create_group answers 201 with Mojo::Weixin's "id": null; no group made.
+        groups_before = len(api.sim.world.groups)
+        await sim_post(api.sim, "/sim/faults",
+                       {"endpoint": "webwxcreatechatroom", "kind": "ret_1205", "count": 20})
+        r = await api.call("create_group", friends=carol, displayname="不会有")
+        assert r["code"] == 201 and r["id"] is None and r["status"].startswith("failure"), r
+        assert len(api.sim.world.groups) == groups_before
+
 
 # --------------------------------------------------------------------------- contacts
 
@@ -194,6 +209,19 @@ async def test_contact_operations(tmp_path, clock):
         assert r == {"code": 0, "status": "success"}
         outgoing = (await api.sim_http.get(f"/sim/accounts/{ALICE}/outgoing_requests")).json()
         assert ERIN in str(outgoing)
+
+        # set_markname with group_id names a member: Carol (also a friend) gets the remark;
+        # Erin is no friend, and WeChat refuses remarks on strangers (201).
+        group = api.group_id(displayname="测试群")
+        carol_member = api.worker.client.contacts.first_member(group, name="Carol")
+        assert carol_member is not None
+        r = await api.call("set_markname", group_id=group, id=carol_member[1].id,
+                           new_markname="群里的卡")
+        assert r == {"code": 0, "status": "success"}
+        api_friends = (await api.account())["friends"]
+        assert friends()[CAROL]["remark"] == "群里的卡"
+        r = await api.call("set_markname", group_id=group, id=erin.id, new_markname="x")
+        assert r["code"] == 201 and r["status"].startswith("failure"), r
 
 
 async def test_accept_friend_request(tmp_path, clock):
@@ -226,4 +254,11 @@ async def test_get_avatar_returns_image_bytes(tmp_path, clock):
             assert r.headers["content-type"] == "image/jpg", r.text
             assert r.content.startswith(b"\xff\xd8")
             assert r.headers["cache-control"] == "max-age=3600"
+            assert r.headers["expires"].endswith(" GMT") and r.headers["last-modified"]
+        # WeChat fails to give the image: a JSON error, code 411 (Mojo::Weixin: empty 503).
+        await sim_post(api.sim, "/sim/faults",
+                       {"endpoint": "webwxgeticon", "kind": "http_500", "count": 50})
+        r = await api.http.get("/openwx/get_avatar", params={"id": api.friend_id(name="Carol")})
+        assert r.status_code == 200 and r.json()["code"] == 411, r.text
+        assert r.json()["status"].startswith("avatar not available")
 

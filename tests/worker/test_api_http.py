@@ -273,6 +273,22 @@ async def test_unknown_path_and_method(api):
     assert int(r.headers["content-length"]) > 0
 
 
+async def test_method_override_on_post(api):
+    _, http = api
+    # Mojolicious routes a POST by the query's _method (reference 0); our endpoints take
+    # GET and POST alike, so GET keeps working and other methods get the 405 a PUT gets.
+    r = await http.post("/openwx/search_friend?_method=GET", data={"id": "@a"})
+    assert [f["id"] for f in r.json()] == ["@a"]
+    r = await http.post("/openwx/get_user_info?_method=put")
+    assert r.status_code == 405 and r.json() == {"code": 404, "status": "method PUT not allowed"}
+    r = await http.post("/openwx/get_user_info?_method=HEAD")  # routed as HEAD, still a body
+    assert r.status_code == 200 and r.json()["id"] == ME
+    # Only on POST and only from the query string, as Mojolicious.
+    assert (await http.get("/openwx/get_user_info?_method=PUT")).json()["id"] == ME
+    r = await http.post("/openwx/get_user_info", data={"_method": "PUT"})
+    assert r.status_code == 200 and r.json()["id"] == ME
+
+
 async def test_access_token(tmp_path, events):
     worker = make_worker(tmp_path, events, access_token="s3cret")
     async with serve_app(create_app(worker)) as base, httpx.AsyncClient(base_url=base) as http:
@@ -304,6 +320,7 @@ async def test_not_running_answers_at_once_naming_the_state(api):
                             "state": "scaning"}
     info = (await http.get("/openwx/get_client_info")).json()
     assert info["code"] == 0 and info["state"] == "scaning" and info["account"] == "default"
+    assert info["log_path"] == ""  # unset: "" as Mojo::Weixin (A.14), not null
     assert (await http.get("/openwx/check_event", params={"timeout": 0})).json() == []
     worker.client = None  # before the client exists
     r = await http.get("/openwx/get_user_info")
@@ -343,6 +360,35 @@ async def test_openapi_lists_every_endpoint_parameter_and_reply(api):
     assert {"msg_id", "id", "code", "status"} <= set(schemas["SendReply"]["properties"])
     assert "media_id" in schemas["MediaSendReply"]["properties"]
     assert set(schemas["ErrorReply"]["required"]) == {"code", "status"}
+    # Every endpoint lists every field of its parameter Struct (by wire name), on GET
+    # and in the POST form body, and one reply schema per reply Struct.
+    from openwx_worker.api.replies import ErrorReply
+    from openwx_worker.api.routes import endpoints
+
+    for endpoint in endpoints():
+        path = doc["paths"][f"/openwx/{endpoint.name}"]
+        fields = set(endpoint.params.__struct_encode_fields__)
+        assert {p["name"] for p in path["get"]["parameters"]} == fields, endpoint.name
+        form = path["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+        body = schemas[form["schema"]["$ref"].rsplit("/", 1)[1]]
+        assert set(body.get("properties", {})) == fields, endpoint.name
+        ok = path["get"]["responses"]["200"]["content"]
+        assert endpoint.content_type in ok, endpoint.name
+        if endpoint.content_type == "application/json":
+            # (ErrorReply is added where the Struct list lacks it: any call may fail)
+            assert len(ok["application/json"]["schema"]["oneOf"]) == len(
+                set(endpoint.replies) | {ErrorReply})
     friend_reply = doc["paths"]["/openwx/get_friend_info"]["get"]["responses"]["200"]
     variants = friend_reply["content"]["application/json"]["schema"]["oneOf"]
     assert {"type": "array", "items": {"$ref": "#/components/schemas/Friend"}} in variants
+
+
+def test_avatar_content_type_is_sniffed_as_mojo_did():
+    from openwx_worker.api.info import image_type
+
+    assert image_type(b"GIF89a...", "image/jpeg") == "image/gif"
+    assert image_type(b"\x89PNG\r\n", "") == "image/png"
+    assert image_type(b"PNG...", "") == "image/png"  # Mojo::Weixin's test, kept
+    assert image_type(b"\xff\xd8\xff", "image/jpeg") == "image/jpg"  # its non-standard name
+    assert image_type(b"????", "image/webp; q=1") == "image/webp"  # else WeChat's, bare
+    assert image_type(b"????", "text/html") == "image/jpg"  # never a non-image type

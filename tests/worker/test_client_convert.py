@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from openwx_worker.contacts import ContactBook
 from openwx_worker.convert import (
     friend_from,
@@ -10,6 +12,7 @@ from openwx_worker.convert import (
     split_group_content,
     user_from,
 )
+from openwx_worker.text import emoji_name
 from openwx_worker.webwx.payloads import AddMsg, Contact, Member
 
 
@@ -82,5 +85,30 @@ def test_log_line_names_chat_sender_and_content():
     from openwx_worker.convert import log_line
 
     m = message_from(AddMsg(msg_id="5", msg_type=1, from_user_name="@@g", to_user_name="@me",
-                            content="@m2:<br/>a<br/>b"), _book(), emoji_to_text=False)
-    assert log_line(m) == "[群消息] 二 @ One、二 : a\\nb"
+                            content="@m2:<br/>a<br/>b", create_time=1_700_000_000),
+                     _book(), emoji_to_text=False)
+    stamp = time.strftime("%H:%M:%S", time.localtime(1_700_000_000))
+    assert log_line(m) == f"{stamp} [群消息] 二 @ One、二 : a\\nb"  # one line, with its time
+    m = message_from(AddMsg(msg_id="6", msg_type=1, from_user_name="@f", to_user_name="@me",
+                            content="x<br/>y", create_time=1_700_000_000),
+                     _book(), emoji_to_text=False)
+    assert log_line(m) == f"{stamp} [好友消息] A&B 😄 -> Me : x\\ny"
+
+
+def test_every_contact_name_is_cleaned():
+    """Nick, remark, signature, group topic, member nick and card: entities, <br/> and
+    emoji spans, as the real service may send any of them (web-protocol.md 5, 7.6)."""
+    raw = 'A&amp;B&lt;i&gt; <span class="emoji emoji1f604"></span>'
+    for emoji, want in ((False, "A&B<i> 😄"), (True, "A&B<i> [" + emoji_name("😄") + "]")):
+        me = user_from(Contact(user_name="@me", nick_name=raw, remark_name=raw, signature=raw),
+                       emoji_to_text=emoji)
+        assert (me.name, me.markname, me.signature) == (want, want, want)
+        f = friend_from(Contact(user_name="@f", nick_name=raw, remark_name=raw, signature=raw),
+                        emoji_to_text=emoji)
+        assert (f.name, f.markname, f.signature, f.displayname) == (want,) * 4
+        g = group_from(Contact(user_name="@@g", nick_name=raw, member_list=[
+            Member(user_name="@m", nick_name=raw, display_name=raw)]), self_id="@me",
+            emoji_to_text=emoji)
+        assert g.name == want and g.displayname == want
+        m = g.member[0]
+        assert (m.name, m.markname, m.display, m.displayname) == (want,) * 4

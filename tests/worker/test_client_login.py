@@ -240,3 +240,61 @@ async def test_stop_while_waiting_for_the_scan(tmp_path, clock):
             assert tuple(_events(h, "state_change")[-1].params) == ("scaning", "stop")
         assert not h.state.files.qrcode_path.exists()
         assert not h.state.files.pid_path.exists()
+
+
+async def test_qr_shown_in_terminal_and_announced_with_its_image(tmp_path, clock, capsys):
+    """The QR code is printed on stderr (segno) for exactly the uuid being polled, and
+    input_qrcode carries the saved file's path and its bytes as MIME base64."""
+    import base64
+    import io
+
+    import segno
+
+    from openwx_worker.testing import wait_for_login
+    from openwx_worker.webwx.login import qr_text
+
+    async with open_sim() as sim, running_client(sim, tmp_path, wait=False,
+                                                 qrcode_terminal=True) as h:
+        ev = await wait_item(h, is_event("input_qrcode"))
+        uuid = await wait_for_login(sim)
+        path, data = ev.params
+        image = h.state.files.qrcode_path.read_bytes()
+        assert path == str(h.state.files.qrcode_path) and image[:3] == b"\xff\xd8\xff"
+        assert base64.decodebytes(data.encode()) == image
+        assert all(len(line) <= 76 for line in data.splitlines())
+        expected = io.StringIO()
+        segno.make(qr_text(uuid), error="l").terminal(out=expected, compact=True)
+        assert expected.getvalue() in capsys.readouterr().err
+
+
+async def test_give_up_is_one_clear_log_line(tmp_path, clock, caplog):
+    caplog.set_level("INFO", logger="openwx_worker.client_login")
+    async with open_sim() as sim, running_client(sim, tmp_path, wait=False,
+                                                 qrcode_count_max=2) as h:
+        with trio.fail_after(3600):
+            await h.client.wait_stopped()
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == ["giving up login: the QR code expired 2 times without a login "
+                      "(qrcode_count_max=2)"]
+
+
+async def test_push_login_not_confirmed_falls_back_to_qr(tmp_path, clock):
+    """resume (dead) → push (the phone never confirms) → QR: login[1] after a scan."""
+    async with open_sim(auto_confirm=True) as sim:
+        async with running_client(sim, tmp_path):
+            pass
+        await sim_post(sim, f"/sim/accounts/{ALICE}/logout", {"retcode": 1101})
+        sim.world.config.auto_confirm = False
+        async with running_client(sim, tmp_path, wait=False) as h:
+            start = h.events.start_event_id
+            await wait_item(h, is_event("input_qrcode"), after=start)
+            await scan_and_confirm(sim, ALICE)
+            with trio.fail_after(600):
+                await h.client.wait_running()
+            new = [e for e in h.events.read_after(start, 1000) if getattr(e, "event", None)]
+            assert [e.params for e in new if e.event == "login"] == [[1]]
+            changes = [tuple(e.params) for e in new if e.event == "state_change"]
+            assert changes == [("init", "loading"), ("loading", "updating"),  # resume fails
+                               ("updating", "loading"), ("loading", "confirming"),  # push
+                               ("confirming", "scaning"), ("scaning", "confirming"),  # QR
+                               ("confirming", "updating"), ("updating", "running")]

@@ -74,6 +74,12 @@ async def test_sends_are_paced(tmp_path, clock):
         assert times[1] - times[0] >= 3 and times[2] - times[1] >= 3
 
 
+async def _requests(sim, path):
+    """The protocol requests the simulator saw on one endpoint."""
+    r = await _get(sim, f"/sim/requests?path={path}&limit=2000")
+    return r.json()
+
+
 async def _get(sim, path):
     async with httpx.AsyncClient(base_url=sim.base_url) as http:
         r = await http.get(path)
@@ -102,6 +108,8 @@ async def test_send_media_uploads_in_chunks(tmp_path, clock, name, mime, size, c
         assert result.media.media_code == code and result.media.api_id.endswith(f":{code}")
         got = await _get(sim, f"/sim/accounts/{ALICE}/sent/{result.msg_id}/media")
         assert got.content == data
+        chunks = -(-len(data) // (512 * 1024))
+        assert len(await _requests(sim, "webwxuploadmedia")) == chunks
         report = result.report
         assert report.format == "media" and report.media_code == code
         assert report.content.endswith(f"(/x/{name})")
@@ -149,6 +157,8 @@ async def test_group_operations(tmp_path, clock):
         await h.client.invite_members(group.id, [bob.id])
         ev = await wait_item(h, is_event("new_group_member"), after=start)
         assert ev.params[0]["id"] == bob.id
+        calls = (await _get(sim, "/sim/requests?path=webwxupdatechatroom")).json()
+        assert "fun=addmember" in calls[-1]["query"]  # a small group: added directly
 
 
 async def test_contact_operations(tmp_path, clock):
@@ -162,7 +172,17 @@ async def test_contact_operations(tmp_path, clock):
         await h.client.set_remark(carol.id, "卡卡")
         ev = await wait_item(h, is_event("friend_property_change"), after=start)
         assert ev.params[1:] == ["markname", "", "卡卡"]
+        pinned = sim.world.accounts[ALICE].friends["wxid_carol0000000001"]
         await h.client.stick(carol.id, False)
+        assert pinned.pinned is False
+        await h.client.stick(carol.id, True)
+        assert pinned.pinned is True
+
+        erin = [m for m in book.first_group(name="测试群").member if m.markname == "Erin"][0]
+        await h.client.add_friend(erin.id, "hello Erin")
+        outgoing = (await _get(sim, f"/sim/accounts/{ALICE}/outgoing_requests")).json()
+        assert [(r["wxid"], r["greeting"]) for r in outgoing] == [
+            ("wxid_erin00000000003", "hello Erin")]
 
         await sim_post(sim, f"/sim/accounts/{ALICE}/friend_requests",
                        {"from": {"wxid": "wxid_ivan0000000010", "nickname": "Ivan"},
@@ -225,3 +245,25 @@ async def test_send_text_to_group(tmp_path, clock):
         assert r.group == "测试群" and r.sender_id == h.client.user.id
         assert [s["msg_id"] for s in await _sent(sim) if s["content"] == "hello group"] == [
             result.msg_id]
+
+
+async def test_invite_into_a_large_group_uses_invitemember(tmp_path, clock):
+    """Above InviteStartCount (40) WeChat refuses addmember; the client invites instead."""
+    from openwx_worker.testing import is_event, wait_item
+    from wechat_sim.testing import open_sim
+    from wechat_sim.worldgen import generate
+
+    world = generate(friends=60, groups=1, members=45, accounts=1, seed=2)
+    async with open_sim(world=world, auto_confirm=True) as sim, running_client(
+            sim, tmp_path) as h:
+        book = h.client.contacts
+        group = book.groups[0]
+        inside = {m.id for m in group.member}
+        outsider = next(f for f in book.friends if f.id not in inside and f.id.startswith("@")
+                        and f.category == "好友")
+        start = h.events.last_event_id
+        await h.client.invite_members(group.id, [outsider.id])
+        ev = await wait_item(h, is_event("new_group_member"), after=start)
+        assert ev.params[0]["id"] == outsider.id
+        calls = (await _get(sim, "/sim/requests?path=webwxupdatechatroom")).json()
+        assert "fun=invitemember" in calls[-1]["query"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import re
+from urllib.parse import parse_qsl
 
 import msgspec
 import pytest
@@ -14,6 +16,7 @@ from wechat_sim.testing import open_sim
 ALICE = "wxid_alice0000000001"
 CAROL = "wxid_carol0000000001"
 DAVE = "wxid_dave00000000002"
+ERIN = "wxid_erin00000000003"
 GROUP = "1234567890@chatroom"
 
 
@@ -45,7 +48,9 @@ async def test_friend_text_message(tmp_path, clock, caplog):
         assert msg.receiver_id == worker.client.user.id
         assert msg.sender_category == "好友"
         shown = [r.getMessage() for r in caplog.records if "[好友消息]" in r.getMessage()]
-        assert len(shown) == 1 and "Carol -> Alice : hi <Alice>" in shown[0]
+        assert len(shown) == 1  # one line per message, with its time (like ShowMsg)
+        assert re.fullmatch(r"\d\d:\d\d:\d\d \[好友消息\] Carol -> Alice : "
+                            r"hi <Alice> & you\\nline 2", shown[0]), shown
 
 
 async def test_group_message_has_real_sender(tmp_path, clock):
@@ -73,6 +78,7 @@ async def test_image_downloaded_into_media_dir(tmp_path, clock):
         assert msg.media_type == "image" and msg.media_code == 3
         assert msg.media_id == f"{msg.id}:3"
         assert msg.media_size == len(data)
+        assert (msg.media_mime, msg.media_ext) == ("image/jpeg", "jpg")
         assert await trio.Path(msg.media_path).read_bytes() == data
         assert msg.content == f"[图片]({msg.media_path})"
 
@@ -163,6 +169,13 @@ KINDS = [
      "text", lambda m: m.content.startswith("如果陌生人")),
     ({"type": "location", "content": "深圳湾公园"},
      "text", lambda m: "深圳湾公园" in m.content),
+    ({"type": "microvideo", "data_b64": base64.b64encode(b"\0\0\0 ftypmp4").decode()},
+     "media", lambda m: m.media_type == "microvideo" and m.media_code == 62
+     and m.content.startswith("[小视频](")),
+    ({"type": "transfer", "content": "0.10"},
+     "payment", lambda m: m.content.startswith("[转账](") and "0.10" in m.content),
+    ({"type": "red_packet"},
+     "text", lambda m: "红包" in m.content),
 ]
 
 
@@ -248,3 +261,62 @@ async def test_media_not_downloaded_when_download_media_is_off(tmp_path, clock):
                        {"from": CAROL, "type": "image", "data_b64": base64.b64encode(JPEG).decode()})
         msg = await wait_item(h, _message("media"), after=start)
         assert msg.content == "[图片]" and msg.media_path is msgspec.UNSET
+
+
+async def _sim_requests(sim, path):
+    return await _sim(sim, "GET", f"/sim/requests?path={path}&limit=2000")
+
+
+async def test_synccheck_sends_the_check_key_webwxsync_the_sync_key(tmp_path, clock):
+    """web-protocol.md 6.2: after a webwxsync the two keys differ; synccheck must be
+    asked with SyncCheckKey (the sync key would make it answer "new messages" forever)."""
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        start = h.events.last_event_id
+        await sim_post(sim, f"/sim/accounts/{ALICE}/messages", {"from": CAROL, "content": "k"})
+        await wait_item(h, _text_is("k"), after=start)
+        session = h.client.session
+        assert session.check_key.as_query() != session.sync_key.as_query()
+        mark = len(await _sim_requests(sim, "synccheck"))
+        with trio.fail_after(120):
+            while len(checks := await _sim_requests(sim, "synccheck")) <= mark:  # noqa: ASYNC110
+                await trio.sleep(1)  # the simulator's request log is the only signal
+        sent = dict(parse_qsl(checks[-1]["query"]))
+        assert sent["synckey"] == session.check_key.as_query()
+
+
+async def test_phone_entering_an_unknown_chat_fetches_it(tmp_path, clock):
+    """MsgType 51 (the phone opened a chat) naming a group the book lacks: fetched, new_group."""
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        book = h.client.contacts
+        family = book.first_group(name="Family")
+        book.remove_group(family.id)
+        start = h.events.last_event_id
+        await sim_post(sim, f"/sim/accounts/{ALICE}/status_notify",
+                       {"code": 2, "chat": "2345678901@chatroom"})
+        ev = await wait_item(h, is_event("new_group"), after=start)
+        assert ev.params[0]["id"] == family.id and ev.params[0]["name"] == "Family"
+        assert len(book.group(family.id).member) == 3
+
+
+async def test_update_events_after_login_when_asked_for(tmp_path, clock):
+    wanted = ("update_user", "update_friend", "update_group", "login")
+    async with open_sim(auto_confirm=True) as sim, running_client(
+            sim, tmp_path, post_event_list=wanted) as h:
+        await wait_item(h, is_event("update_group"))
+        items = h.events.read_after(0, 10_000)
+        names = [getattr(i, "event", None) for i in items]
+        assert names.index("update_user") > names.index("login")
+        book = h.client.contacts
+        by_name = {getattr(i, "event", None): i for i in items}
+        assert by_name["update_user"].params[0]["id"] == book.user.id
+        assert [f["id"] for f in by_name["update_friend"].params] == [f.id for f in book.friends]
+        assert [g["id"] for g in by_name["update_group"].params] == [g.id for g in book.groups]
+
+
+async def test_member_rename_is_a_member_property_change(tmp_path, clock):
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        start = h.events.last_event_id
+        await _sim(sim, "POST", f"/sim/people/{ERIN}/rename", {"nickname": "Erin 二"})
+        ev = await wait_item(h, is_event("group_member_property_change"), after=start)
+        member, prop, old, new = ev.params
+        assert (old, new) == ("Erin", "Erin 二") and prop in ("name", "markname")

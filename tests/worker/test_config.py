@@ -242,3 +242,27 @@ def test_to_dict_is_json():
     c = load_config(env={})
     data = msgspec.json.decode(msgspec.json.encode(c.to_dict()))
     assert data["port"] == 3000 and data["post_event_list"] == DOC_EVENT_LIST
+
+
+def test_delivery_and_replay_keys_reach_their_readers(tmp_path):
+    """post_* timeouts/backoff and seen_msg_id_max are real keys (env-settable, checked),
+    and the delivery options and the event log use the configured values."""
+    from openwx_worker.delivery import DeliveryOptions
+    from openwx_worker.events import open_event_log
+
+    c = load_config(env={})
+    assert (c.post_connect_timeout, c.post_timeout, c.post_retry_base, c.post_retry_max,
+            c.seen_msg_id_max) == (10.0, 35.0, 0.5, 60.0, 50_000)
+    c = load_config(env={"OPENWX_POST_CONNECT_TIMEOUT": "3", "OPENWX_POST_TIMEOUT": "7.5",
+                         "OPENWX_POST_RETRY_BASE": "0.25", "OPENWX_POST_RETRY_MAX": "9",
+                         "OPENWX_SEEN_MSG_ID_MAX": "123",
+                         "OPENWX_DATA_DIR": str(tmp_path)})
+    o = DeliveryOptions.from_config(c)
+    assert (o.connect_timeout, o.request_timeout, o.retry_base, o.retry_max) == (
+        3.0, 7.5, 0.25, 9.0)
+    with open_event_log(c) as log:
+        assert log.seen_max == 123
+    with pytest.raises(ConfigError, match="post_timeout"):
+        load_config(env={"OPENWX_POST_TIMEOUT": "0"})
+    with pytest.raises(ConfigError, match="seen_msg_id_max"):
+        load_config(env={"OPENWX_SEEN_MSG_ID_MAX": "lots"})

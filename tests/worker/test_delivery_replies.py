@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from openwx_worker import models
-from openwx_worker.replies import ReplyRequest, parse_reply
+from openwx_worker.webhook_replies import ReplyRequest, parse_reply
 
 
 def answer(body: bytes | str, ctype: str = "application/json", status: int = 200):

@@ -200,3 +200,21 @@ def test_ids_stay_ordered_and_contiguous_through_reopens_and_pruning(tmp_path, o
         assert log.last_event_id == len(published)
     finally:
         log_cm.__exit__(None, None, None)
+
+
+def test_worker_config_bounds_apply_while_publishing(tmp_path):
+    """outbox_max_count from WorkerConfig reaches the log, and pruning runs on its own
+    as items are published (no consumer has to call prune)."""
+    from openwx_worker.config import WorkerConfig
+    from openwx_worker.events import open_event_log
+
+    config = WorkerConfig(data_dir=str(tmp_path), account="bounded", outbox_max_count=10)
+    with open_event_log(config) as log:
+        log.set_cursor("post_api", 0)  # a consumer that never got anything
+        for i in range(300):
+            log.publish(recv(i))
+        stats = log.statistics()
+        assert stats.pruned_total >= 246 and stats.stored <= 300 - 246
+        assert stats.pruned_undelivered == stats.pruned_total  # logged and counted
+        assert stats.first_event_id == 300 - stats.stored + 1  # the newest are kept
+    assert (tmp_path / "events_bounded.sqlite3").exists()

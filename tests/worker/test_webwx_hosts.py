@@ -70,3 +70,17 @@ async def test_login_switches_to_the_redirect_main_host(tmp_path, autojump_clock
         assert h.client.session.hosts == Hosts.for_main("wx2.qq.com")
         # webwx_data_ticket is scoped to the parent domain, so the file host gets it too.
         assert h.client.session.data_ticket()
+
+
+async def test_without_base_requests_go_to_the_real_host_over_https():
+    seen = []
+
+    class Recorder(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request):
+            seen.append((str(request.url), request.headers["host"]))
+            return httpx.Response(200, text="ok")
+
+    async with httpx.AsyncClient(transport=WeChatTransport(None, Recorder())) as c:
+        await c.get("https://file.wx2.qq.com/cgi-bin/mmwebwx-bin/webwxgetmedia?x=1")
+    assert seen == [("https://file.wx2.qq.com/cgi-bin/mmwebwx-bin/webwxgetmedia?x=1",
+                     "file.wx2.qq.com")]

@@ -66,3 +66,21 @@ def authenticate(world: World, req: Request, base: BaseRequest | None = None) ->
     if req.hostinfo.named and req.hostinfo.main and req.hostinfo.main != session.main_host:
         raise SessionEnded(RET_SESSION_INVALID, "wrong host for this session")
     return session
+
+
+def client_id(value: int | str | float | None) -> str:
+    """A ClientMsgId/LocalID/ClientMediaId as text: number or string, any length, floats as
+    written (itchat's float-looking revoke ids, 12.3)."""
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def outgoing(world: World, session: Session, msg) -> str:
+    """Checks every send endpoint shares (a `Msg` with ToUserName, and FromUserName, when
+    given, naming this session's user); returns its ClientMsgId (else LocalID) as text."""
+    if msg is None or not msg.to_user_name:
+        raise SimError(RET_PARAM, "Msg.ToUserName missing")
+    if msg.from_user_name and msg.from_user_name != world.username(session, session.account):
+        raise SimError(RET_PARAM, "FromUserName is not this session's user")
+    return client_id(msg.client_msg_id) or client_id(msg.local_i_d)

@@ -9,7 +9,7 @@ import msgspec
 from wechat_sim.errors import RET_PARAM, RET_SESSION_INVALID, SimError
 from wechat_sim.media import THUMB_SIZE, encry_file_name, image_size
 from wechat_sim.protocol import wire
-from wechat_sim.protocol.auth import authenticate, decode, pass_ticket_ok
+from wechat_sim.protocol.auth import authenticate, client_id, decode, outgoing, pass_ticket_ok
 from wechat_sim.protocol.http import Request, Response
 from wechat_sim.world import World
 
@@ -122,12 +122,6 @@ def _int(value: object, default: int) -> int:
     return int(text) if text.isdigit() else default
 
 
-def _id(value: int | str | float | None) -> str:
-    if value is None:
-        return ""
-    return repr(value) if isinstance(value, float) else str(value)
-
-
 # -- handlers -------------------------------------------------------------------------------
 
 
@@ -162,7 +156,7 @@ async def upload(world: World, req: Request) -> Response:
     name = text("name") or file_part.filename or "file"
     progress = world.upload_chunk(
         session,
-        client_media_id=_id(umr.client_media_id),
+        client_media_id=client_id(umr.client_media_id),
         data=file_part.data,
         size=size,
         chunks=_int(text("chunks"), 1),
@@ -190,13 +184,10 @@ def _parse_send(world: World, req: Request, expected: int | None):
     body = decode(req, MediaSendReq)
     session = authenticate(world, req, body.base_request)
     msg = body.msg
-    if msg is None or not msg.to_user_name:
-        raise SimError(RET_PARAM, "Msg.ToUserName missing")
-    if msg.from_user_name and msg.from_user_name != world.username(session, session.account):
-        raise SimError(RET_PARAM, "FromUserName is not this session's user")
+    client_msg_id = outgoing(world, session, msg)
     if expected is not None and msg.type not in (None, expected):
         raise SimError(RET_PARAM, f"this endpoint sends Type {expected}, not {msg.type}")
-    return session, msg, _id(msg.client_msg_id) or _id(msg.local_i_d)
+    return session, msg, client_msg_id
 
 
 def _answer(message, msg: MediaMsg, client_msg_id: str) -> Response:
@@ -204,7 +195,7 @@ def _answer(message, msg: MediaMsg, client_msg_id: str) -> Response:
         wire.MsgIdResp(
             wire.BaseResponse(),
             msg_i_d=str(message.msg_id),
-            local_i_d=_id(msg.local_i_d) or client_msg_id,
+            local_i_d=client_id(msg.local_i_d) or client_msg_id,
         )  # fmt: skip
     )
 

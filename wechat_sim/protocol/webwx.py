@@ -8,20 +8,12 @@ import trio
 
 from wechat_sim.errors import RET_PARAM, SimError
 from wechat_sim.protocol import render, wire
-from wechat_sim.protocol.auth import authenticate, decode
+from wechat_sim.protocol.auth import authenticate, client_id, decode, outgoing
 from wechat_sim.protocol.http import Request, Response
 from wechat_sim.protocol.login import cookie_domains, set_cookie
 from wechat_sim.world import World
 
 BATCH_LIMIT = 50
-
-
-def _id(value: int | str | float | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
 
 
 async def init(world: World, req: Request) -> Response:
@@ -202,13 +194,9 @@ async def sendmsg(world: World, req: Request) -> Response:
     body = decode(req, wire.SendReq)
     session = authenticate(world, req, body.base_request)
     msg = body.msg
-    if msg is None or not msg.to_user_name:
-        raise SimError(RET_PARAM, "Msg.ToUserName missing")
-    if msg.from_user_name and msg.from_user_name != world.username(session, session.account):
-        raise SimError(RET_PARAM, "FromUserName is not this session's user")
+    client_msg_id = outgoing(world, session, msg)
     if msg.type not in (1, 48):
         raise SimError(RET_PARAM, f"webwxsendmsg cannot send Type {msg.type}")
-    client_msg_id = _id(msg.client_msg_id) or _id(msg.local_i_d)
     message = world.send(
         session, msg.to_user_name, 1, msg.content, client_msg_id,
         kind="text" if msg.type == 1 else "location",
@@ -218,6 +206,6 @@ async def sendmsg(world: World, req: Request) -> Response:
         wire.MsgIdResp(
             wire.BaseResponse(),
             msg_i_d=str(message.msg_id),
-            local_i_d=_id(msg.local_i_d) or client_msg_id,
+            local_i_d=client_id(msg.local_i_d) or client_msg_id,
         )
     )

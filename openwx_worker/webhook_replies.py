@@ -16,10 +16,15 @@ Differences from Mojo::Weixin, both from reference H.6:
   the client report that echo): answering those looped forever.
 
 Replies run in their own task (`ReplySender.run`) so that a slow send (WeChat pacing,
-a media upload) does not hold up delivery of the next reports. They are not persisted:
-a worker killed between the webhook's answer and the send loses that reply (the report
-itself was delivered), and one that finds the client logging in again is dropped with
-a warning, since chat ids change with every login.
+a media upload) does not hold up delivery of the next reports. They are at-most-once,
+by decision (docs/internals.md, events): not persisted, so a worker killed between the
+webhook's answer and the send loses that reply (the report itself was delivered, and
+is not posted again), and one that finds the client logging in again is dropped with
+a warning, since chat ids change with every login. Persisting them would trade a lost
+reply for a reply sent twice or to a stale id; a webhook that needs certainty sends
+through the API and reads its answer.
+
+(Not to be confused with `api/replies.py`: the Structs of the HTTP API's own answers.)
 """
 
 from __future__ import annotations
