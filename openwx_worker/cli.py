@@ -14,8 +14,6 @@ that is already running exits with status 1. Neither shows a traceback.
 from __future__ import annotations
 
 import errno
-import importlib
-import inspect
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -100,24 +98,14 @@ def run(**params: Any) -> None:
     from openwx_worker.logging import setup_logging
 
     setup_logging(config.log_level, account=config.account, log_path=config.log_path)
-    try:
-        runtime = importlib.import_module("openwx_worker.runtime")
-    except ModuleNotFoundError as exc:
-        if exc.name != "openwx_worker.runtime":
-            raise
-        _fail("the worker runtime is not available yet (openwx_worker/runtime.py is missing)", 1)
-    run_worker = getattr(runtime, "run_worker", None)
-    if run_worker is None:
-        _fail("the worker runtime is not available yet (runtime.run_worker is missing)", 1)
+    # Imported here: `--help` and `config` need neither trio nor the protocol client.
+    import trio
+
+    from openwx_worker import runtime
     from openwx_worker.state import AlreadyRunning
 
     try:
-        if inspect.iscoroutinefunction(run_worker):
-            import trio
-
-            code = trio.run(run_worker, config)
-        else:
-            code = run_worker(config)
+        code = trio.run(runtime.run_worker, config)
     except AlreadyRunning as exc:
         _fail(str(exc), 1)
     except ConfigError as exc:

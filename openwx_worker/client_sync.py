@@ -72,7 +72,7 @@ class Backoff:
     def next_delay(self) -> float:
         self.failures += 1
         nominal = min(self.cap, self.base * 2 ** min(self.failures - 1, 20))
-        return 0.0
+        return nominal * (0.5 + self._rng.random() / 2)
 
     async def sleep(self) -> float:
         delay = self.next_delay()

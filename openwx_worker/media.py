@@ -16,12 +16,12 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import msgspec
 import trio
 
+from openwx_worker.config import WorkerConfig
 from openwx_worker.errors import InvalidArgument
 
 MEDIA_TYPES = {3: "image", 47: "emoticon", 43: "video", 62: "microvideo", 34: "voice", 6: "file"}
@@ -113,21 +113,22 @@ def from_data(data: bytes, *, name: str = "", mime: str = "", ext: str = "") -> 
                      path=name, mtime=int(time.time()))
 
 
-def _check_size(size: int, config: Any) -> None:
-    limit = int(getattr(config, "media_size_max", 20 * 1024 * 1024))
+def _check_size(size: int, config: WorkerConfig) -> None:
+    limit = config.media_size_max
     if size > limit:
         raise InvalidArgument(f"media size exceed, maximum size is {limit} bytes")
 
 
-async def load_media(spec: str, config: Any, *, http: httpx.AsyncClient | None = None) -> MediaFile:
+async def load_media(spec: str, config: WorkerConfig, *,
+                     http: httpx.AsyncClient | None = None) -> MediaFile:
     """A ``media_path``: http(s) URL (downloaded) or a local file in an allowed folder."""
     if spec.startswith(("http://", "https://")):
         return await _fetch(spec, config, http)
     return await trio.to_thread.run_sync(_read_local, spec, config)
 
 
-async def _fetch(url: str, config: Any, http: httpx.AsyncClient | None) -> MediaFile:
-    timeout = float(getattr(config, "media_fetch_timeout", 60.0))
+async def _fetch(url: str, config: WorkerConfig, http: httpx.AsyncClient | None) -> MediaFile:
+    timeout = config.media_fetch_timeout
     own = http is None
     client = http or httpx.AsyncClient(follow_redirects=True, max_redirects=7)
     try:
@@ -155,13 +156,13 @@ async def _fetch(url: str, config: Any, http: httpx.AsyncClient | None) -> Media
                      mtime=int(time.time()))
 
 
-def _read_local(spec: str, config: Any) -> MediaFile:
+def _read_local(spec: str, config: WorkerConfig) -> MediaFile:
     path = Path(spec).expanduser()
     try:
         real = path.resolve(strict=True)
     except (OSError, RuntimeError):
         raise InvalidArgument("invaild media_path") from None  # sic: the Openwx wording
-    allowed = [Path(d).resolve() for d in getattr(config, "allowed_media_dirs", ()) if d]
+    allowed = [Path(d).resolve() for d in config.allowed_media_dirs if d]
     if not any(real.is_relative_to(d) for d in allowed):
         raise InvalidArgument("media_path is outside the allowed folders (media_allowed_dirs)")
     if not real.is_file():

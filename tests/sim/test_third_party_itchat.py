@@ -122,8 +122,10 @@ def check_hosts(sim, mode: str) -> None:
         return
     login_hosts = {host for host, cgi in seen if cgi in ("jslogin", "login")}
     assert login_hosts == {"login.weixin.qq.com"}  # itchat's hard-coded QR host
-    assert {host for host, cgi in seen if cgi == "synccheck"} == {f"webpush.{mode}"}
-    assert {host for host, cgi in seen if cgi == "webwxsync"} == {mode}
+    # subsets: a session logged out at once may end before its receive loop's first call
+    assert {host for host, cgi in seen if cgi == "synccheck"} <= {f"webpush.{mode}"}
+    assert {host for host, cgi in seen if cgi == "webwxsync"} <= {mode}
+    assert {host for host, cgi in seen if cgi == "webwxinit"} == {mode}
     assert {host for host, cgi in seen if cgi == "webwxuploadmedia"} <= {f"file.{mode}"}
 
 

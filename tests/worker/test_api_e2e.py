@@ -154,8 +154,8 @@ async def test_broadcast_goes_through_the_paced_queue(tmp_path, clock):
         await wait_sent(api, lambda s: s["content"] == "paced")  # the first one went out
         first = trio.current_time()
         with trio.fail_after(3 * count + 30):
-            while len([s for s in await api.sent() if s["content"] == "paced"]) < count:
-                await trio.sleep(1)  # (coarse: each look is an HTTP call to the simulator)
+            while len([s for s in await api.sent() if s["content"] == "paced"]) < count:  # noqa: ASYNC110
+                await trio.sleep(1)  # coarse: each look is an HTTP call to the simulator
         assert trio.current_time() - first >= 3.0 * (count - 1) - 0.5
 
 

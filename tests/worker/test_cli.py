@@ -48,7 +48,7 @@ def fake_runtime(monkeypatch):
     module = types.ModuleType("openwx_worker.runtime")
     module.calls = []
 
-    def run_worker(config):
+    async def run_worker(config):
         module.calls.append(config)
         return module.exit_code
 
@@ -102,28 +102,10 @@ def test_run_exit_code_from_runtime(runner, fake_runtime, tmp_path):
     assert result.exit_code == 3
 
 
-def test_run_with_async_runtime(runner, monkeypatch, tmp_path):
-    import trio
-
-    module = types.ModuleType("openwx_worker.runtime")
-    seen = []
-
-    async def run_worker(config):
-        await trio.lowlevel.checkpoint()
-        seen.append(config.account)
-
-    module.run_worker = run_worker
-    monkeypatch.setitem(sys.modules, "openwx_worker.runtime", module)
-    result = runner.invoke(main, ["run", "--account", "a", "--port", "0", "--tmpdir",
-                                  str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    assert seen == ["a"]
-
-
 def test_run_reports_already_running_cleanly(runner, monkeypatch, tmp_path):
     module = types.ModuleType("openwx_worker.runtime")
 
-    def run_worker(config):
+    async def run_worker(config):
         raise AlreadyRunning(config.account, 4242, tmp_path / "mojo_weixin_pid_a.pid")
 
     module.run_worker = run_worker
@@ -132,13 +114,6 @@ def test_run_reports_already_running_cleanly(runner, monkeypatch, tmp_path):
     assert result.exit_code == 1
     assert "already running" in result.output and "4242" in result.output
     assert "Traceback" not in result.output
-
-
-def test_run_without_runtime(runner, monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "openwx_worker.runtime", None)
-    result = runner.invoke(main, ["run", "--tmpdir", str(tmp_path)])
-    assert result.exit_code == 1
-    assert "runtime is not available yet" in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("args,words", [
@@ -261,7 +236,7 @@ def test_second_worker_for_an_account_exits_1_with_a_clear_message(runner, monke
         module = types.ModuleType("openwx_worker.runtime")
         entered = []
 
-        def run_worker(config):
+        async def run_worker(config):
             with open_state(config):
                 entered.append(config.account)
 

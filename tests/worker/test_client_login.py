@@ -93,7 +93,9 @@ async def test_resume_after_restart_needs_no_qr(tmp_path, clock):
         async with running_client(sim, tmp_path) as h:
             first_user = h.client.user.id
         last = h.events.last_event_id  # the log outlives the process (SQLite)
-        assert h.state.files.cookie_path.exists()
+        saved = json.loads(h.state.files.cookie_path.read_bytes())  # JSON, not Perl
+        assert saved["credentials"]["uin"] and saved["credentials"]["sid"]
+        assert {c["name"] for c in saved["cookies"]} >= {"wxuin", "wxsid"}
         assert not h.state.files.pid_path.exists()
         sim.world.config.auto_confirm = False  # a QR code would now hang the test
         async with running_client(sim, tmp_path) as h2:
