@@ -25,7 +25,7 @@ from __future__ import annotations
 import email.utils
 import http
 import logging
-import socket
+import math
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,7 +33,9 @@ from typing import Any
 
 import trio
 
+from . import rawio
 from .config import split_listen
+from .rawio import Broken, Stream
 from .wire import (
     HEAD_END,
     MAX_HEAD,
@@ -46,7 +48,6 @@ from .wire import (
 
 log = logging.getLogger(__name__)
 
-RECV = 65536
 _MAX_CHUNKED_BODY = 4 << 20  # a chunked body for a controller endpoint (those take <= 1 MB)
 _REASONS = {s.value: s.phrase.encode() for s in http.HTTPStatus}
 App = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]],
@@ -75,15 +76,15 @@ class _Date:
 class Connection:
     """One client connection: its stream and the bytes read but not yet used."""
 
-    def __init__(self, stream: trio.SocketStream) -> None:
+    def __init__(self, stream: Stream) -> None:
         self.stream = stream
         self.buffer = b""
         self.closing = False  # close once the current reply is written
 
     async def receive(self) -> bytes:
         try:
-            data = await self.stream.receive_some(RECV)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            data = await self.stream.recv()
+        except Broken as exc:
             raise ClientGone from exc
         if not data:
             raise ClientGone
@@ -92,7 +93,7 @@ class Connection:
     async def send(self, data: bytes) -> None:
         try:
             await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        except Broken as exc:
             raise ClientGone from exc
 
     async def next_head(self) -> Head | None:
@@ -110,15 +111,7 @@ class Connection:
 
     async def wait_gone(self) -> None:
         """Return once the client has closed its connection; never if it sends more."""
-        sock = self.stream.socket
-        while True:
-            await trio.lowlevel.wait_readable(sock)
-            try:
-                if not await sock.recv(1, socket.MSG_PEEK):
-                    return
-            except OSError:
-                return
-            await trio.sleep_forever()  # a pipelined request: the client is still there
+        await self.stream.wait_closed()
 
 
 class Exchange:
@@ -268,38 +261,45 @@ def scope_of(head: Head, server: tuple[str, int], client: tuple[str, int] | None
     }
 
 
-async def _serve_connection(app: App, stream: trio.SocketStream, keep_alive_timeout: float,
+async def _serve_connection(app: App, stream: Stream, peer: Any, keep_alive_timeout: float,
                             date: _Date) -> None:
     conn = Connection(stream)
     try:
-        server = stream.socket.getsockname()[:2]
-        client = stream.socket.getpeername()[:2]
+        server = stream.sock.getsockname()[:2]
     except OSError:
+        stream.close()
         return
+    client = peer[:2] if isinstance(peer, tuple) else None
     try:
-        while not conn.closing:
-            head = None
-            with trio.move_on_after(keep_alive_timeout):
+        # one cancel scope for the connection's life: its deadline is the keep-alive
+        # limit while we wait for a request, none while we answer one (a long-poll)
+        with trio.CancelScope() as idle:
+            while not conn.closing:
+                idle.deadline = trio.current_time() + keep_alive_timeout
                 head = await conn.next_head()
-            if head is None:
-                return
-            exchange = Exchange(conn, head, date)
-            conn.closing = head.close
-            await app(scope_of(head, server, client, exchange), exchange.receive, exchange.send)
-            if not exchange.finished:  # the app failed halfway: the reply cannot be framed
-                return
-            if exchange.body_pending:
-                await exchange.discard_body()
+                if head is None:
+                    return
+                idle.deadline = math.inf
+                exchange = Exchange(conn, head, date)
+                conn.closing = head.close
+                await app(scope_of(head, server, client, exchange), exchange.receive,
+                          exchange.send)
+                if not exchange.finished:  # the app failed halfway: the reply cannot be framed
+                    return
+                if exchange.body_pending:
+                    await exchange.discard_body()
     except BadMessage as exc:
         log.info("bad request from %s: %s", client, exc)
         with trio.move_on_after(1):
-            await conn.send(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n"
-                            b"connection: close\r\n\r\n")
+            try:
+                await conn.send(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n"
+                                b"connection: close\r\n\r\n")
+            except ClientGone:
+                pass
     except ClientGone:
         pass
     finally:
-        with trio.CancelScope(shield=True), trio.move_on_after(1):
-            await stream.aclose()
+        stream.close()
 
 
 async def serve(app: App, listen: str, *, keep_alive_timeout: float = 75.0,
@@ -309,17 +309,23 @@ async def serve(app: App, listen: str, *, keep_alive_timeout: float = 75.0,
     ``task_status.started`` gets the bound URLs, as hypercorn's ``serve`` does.
     """
     host, port = split_listen(listen)
-    listeners = await trio.open_tcp_listeners(port, host=host)
-    urls = []
-    for listener in listeners:
-        bound_host, bound_port = listener.socket.getsockname()[:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        urls.append(f"http://{shown}:{bound_port}")
-    date = _Date()
+    listeners = rawio.listen(host, port)
+    try:
+        urls = []
+        for listener in listeners:
+            bound_host, bound_port = listener.getsockname()[:2]
+            shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+            urls.append(f"http://{shown}:{bound_port}")
+        date = _Date()
 
-    async def handler(stream: trio.SocketStream) -> None:
-        await _serve_connection(app, stream, keep_alive_timeout, date)
+        async def handler(stream: Stream, peer: Any) -> None:
+            await _serve_connection(app, stream, peer, keep_alive_timeout, date)
 
-    async with trio.open_nursery() as nursery:
-        task_status.started(urls)
-        await trio.serve_listeners(handler, listeners, handler_nursery=nursery)
+        async with trio.open_nursery() as nursery:
+            for listener in listeners:
+                nursery.start_soon(rawio.accept_loop, listener, handler, nursery)
+            task_status.started(urls)
+    finally:
+        for listener in listeners:
+            trio.lowlevel.notify_closing(listener)
+            listener.close()

@@ -26,7 +26,9 @@ import logging
 
 import trio
 
-from .httpd import RECV, ClientGone, Connection, Exchange
+from . import rawio
+from .httpd import ClientGone, Connection, Exchange
+from .rawio import Broken, Stream
 from .wire import (
     HEAD_END,
     MAX_HEAD,
@@ -55,10 +57,6 @@ class _Retry(Exception):
     """A reused connection failed before the reply began: try a new one."""
 
 
-def _close(stream: trio.SocketStream) -> None:
-    stream.socket.close()  # no goodbye owed to the worker: closing the fd is enough
-
-
 class RelayPool:
     """Keep-alive connections to the workers on 127.0.0.1, by port; relays requests."""
 
@@ -68,61 +66,68 @@ class RelayPool:
         self.connect_timeout = connect_timeout
         self.keepalive_expiry = keepalive_expiry
         self.max_idle = max_idle
-        self._idle: dict[int, list[tuple[trio.SocketStream, float]]] = {}
+        self._idle: dict[int, list[tuple[Stream, float]]] = {}
         self._idle_count = 0
 
     def close(self) -> None:
         for streams in self._idle.values():
             for stream, _ in streams:
-                _close(stream)
+                stream.close()
         self._idle.clear()
         self._idle_count = 0
 
-    async def _acquire(self, port: int) -> tuple[trio.SocketStream, bool]:
+    async def _acquire(self, port: int) -> tuple[Stream, bool]:
         """(a connection, whether it was reused)."""
         idle = self._idle.get(port)
         now = trio.current_time()
         while idle:
             stream, since = idle.pop()
             self._idle_count -= 1
-            if now - since < self.keepalive_expiry and not stream.socket.is_readable():
+            if now - since < self.keepalive_expiry and not stream.peer_closed():
                 return stream, True
-            _close(stream)  # expired, or closed by the worker (EOF reads as ready)
+            stream.close()  # expired, or closed by the worker (EOF reads as ready)
         try:
             with trio.fail_after(self.connect_timeout):
-                return await trio.open_tcp_stream("127.0.0.1", port), False
+                return await rawio.connect("127.0.0.1", port), False
         except trio.TooSlowError:
             raise UpstreamFailed(504, "client did not answer in time") from None
         except OSError:
             raise UpstreamFailed(503, "client not running (connection refused)") from None
 
-    def _release(self, port: int, stream: trio.SocketStream) -> None:
+    def _release(self, port: int, stream: Stream) -> None:
         if self._idle_count >= self.max_idle:
-            _close(stream)
+            stream.close()
             return
         self._idle.setdefault(port, []).append((stream, trio.current_time()))
         self._idle_count += 1
 
-    async def _recv(self, stream: trio.SocketStream, conn: Connection) -> bytes:
+    async def _recv(self, stream: Stream, conn: Connection) -> bytes:
         """Next bytes from the worker (b"" at its EOF); ClientGone if the caller hangs up
         meanwhile; trio.TooSlowError after read_timeout of silence."""
         with trio.move_on_after(FAST_WAIT):
-            return await stream.receive_some(RECV)
+            return await stream.recv()
         gone = False
         data = b""
-        async with trio.open_nursery() as nursery:
-            async def watch() -> None:
-                nonlocal gone
-                await conn.wait_gone()
-                gone = True
-                nursery.cancel_scope.cancel()
+        broken: Broken | None = None
+        # (exceptions are kept out of the nursery: it would wrap them in a group)
+        with trio.fail_after(self.read_timeout):
+            async with trio.open_nursery() as nursery:
+                async def watch() -> None:
+                    nonlocal gone
+                    await conn.wait_gone()
+                    gone = True
+                    nursery.cancel_scope.cancel()
 
-            nursery.start_soon(watch)
-            with trio.fail_after(self.read_timeout):
-                data = await stream.receive_some(RECV)
-            nursery.cancel_scope.cancel()
+                nursery.start_soon(watch)
+                try:
+                    data = await stream.recv()
+                except Broken as exc:
+                    broken = exc
+                nursery.cancel_scope.cancel()
         if gone:
             raise ClientGone
+        if broken is not None:
+            raise broken
         return data
 
     async def relay(self, exchange: Exchange, target: bytes, port: int) -> None:
@@ -149,7 +154,7 @@ class RelayPool:
                     async for chunk in exchange.raw_body():
                         await stream.send_all(chunk)
                 data = await self._recv(stream, exchange.conn)
-            except (trio.BrokenResourceError, OSError) as exc:
+            except (Broken, OSError) as exc:
                 if reused and retry and not exchange.body_pending:
                     raise _Retry from exc
                 raise UpstreamFailed(502, f"client connection failed: {type(exc).__name__}"
@@ -165,9 +170,9 @@ class RelayPool:
             if keep:
                 self._release(port, stream)
             else:
-                _close(stream)
+                stream.close()
 
-    async def _reply(self, stream: trio.SocketStream, data: bytes, exchange: Exchange) -> bool:
+    async def _reply(self, stream: Stream, data: bytes, exchange: Exchange) -> bool:
         """Relay the reply whose first bytes are ``data``; True if the connection is reusable."""
         conn = exchange.conn
         while True:
@@ -191,11 +196,11 @@ class RelayPool:
         exchange.relayed = True
         return await self._body(stream, reply, b"\r\n".join(lines) + HEAD_END, data, exchange)
 
-    async def _read_or_fail(self, stream: trio.SocketStream, conn: Connection) -> bytes:
+    async def _read_or_fail(self, stream: Stream, conn: Connection) -> bytes:
         """Bytes of the reply head (nothing sent to the caller yet: failures are JSON)."""
         try:
             more = await self._recv(stream, conn)
-        except trio.BrokenResourceError as exc:
+        except Broken as exc:
             raise UpstreamFailed(502, f"client connection failed: {type(exc).__name__}") from exc
         except trio.TooSlowError:
             raise UpstreamFailed(504, "client did not answer in time") from None
@@ -203,7 +208,7 @@ class RelayPool:
             raise UpstreamFailed(502, "client connection failed: closed while replying")
         return more
 
-    async def _body(self, stream: trio.SocketStream, reply: Head, first: bytes, data: bytes,
+    async def _body(self, stream: Stream, reply: Head, first: bytes, data: bytes,
                     exchange: Exchange) -> bool:
         conn = exchange.conn
         left = reply.length
@@ -236,7 +241,7 @@ class RelayPool:
                         log.warning("worker broke its reply off (%s)", reply.start.decode(
                             "latin-1"))
                     return False
-        except (trio.BrokenResourceError, trio.TooSlowError, BadMessage) as exc:
+        except (Broken, trio.TooSlowError, BadMessage) as exc:
             # the caller sees a truncated response (its connection is closed)
             log.warning("worker broke its reply off: %r", exc)
             return False

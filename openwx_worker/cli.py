@@ -14,6 +14,7 @@ that is already running exits with status 1. Neither shows a traceback.
 from __future__ import annotations
 
 import errno
+import importlib
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -101,9 +102,9 @@ def run(**params: Any) -> None:
     # Imported here: `--help` and `config` need neither trio nor the protocol client.
     import trio
 
-    from openwx_worker import runtime
     from openwx_worker.state import AlreadyRunning
 
+    runtime = importlib.import_module("openwx_worker.runtime")  # via sys.modules: tests swap it
     try:
         code = trio.run(runtime.run_worker, config)
     except AlreadyRunning as exc:

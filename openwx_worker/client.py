@@ -11,8 +11,9 @@ runtime's (``StateMachine.close``).
 
 The work is split by job:
 
-* :mod:`.client_login` — login, initialisation, re-login, the QR code;
-* :mod:`.client_sync` — the sync loop, backoff, messages and contact changes → events;
+* :mod:`.client_login` — login, initialisation, re-login; :mod:`.client_qrcode` the QR code;
+* :mod:`.client_sync` — the sync loop, messages and contact changes → events;
+* :mod:`.client_retry` — the one backoff policy every retry uses;
 * :mod:`.client_send` — the paced send queue and the operations the API calls;
 * :mod:`.convert` — protocol records → models (pure).
 

@@ -43,7 +43,8 @@ from openwx_worker.webwx.payloads import Contact
 from openwx_worker.webwx.session import SavedCookie, SavedSession
 
 from .client_qrcode import show_qrcode
-from .client_sync import Backoff, retrying, run_sync
+from .client_retry import Backoff, retrying
+from .client_sync import run_sync
 
 if TYPE_CHECKING:
     from openwx_worker.client import WeixinClient

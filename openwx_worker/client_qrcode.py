@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import segno
 import trio
 
-from openwx_worker.client_sync import retrying
+from openwx_worker.client_retry import retrying
 from openwx_worker.errors import ClientError
 from openwx_worker.webwx import login as wx_login
 

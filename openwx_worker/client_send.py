@@ -34,14 +34,14 @@ from openwx_worker.errors import (
     TooFrequent,
     TransportError,
 )
-from openwx_worker.media import MediaFile, UploadedMedia
+from openwx_worker.media import MEDIA_LABELS, MediaFile, UploadedMedia
 from openwx_worker.models import Group, SendMessage, is_group_id, make_group
 from openwx_worker.webwx import contacts as wx_contacts
 from openwx_worker.webwx import media as wx_media
 from openwx_worker.webwx import ops as wx_ops
 from openwx_worker.webwx import send as wx_send
 
-from .client_sync import Backoff
+from .client_retry import Backoff
 
 if TYPE_CHECKING:
     from openwx_worker.client import WeixinClient
@@ -52,7 +52,6 @@ SEND_TRIES = 5
 QUEUE_SIZE = 1000
 SENT_KEPT = 1000  # recent MsgIDs remembered for revoke
 IDLE_WAIT = 10.0  # longest the sync loop waits for an in-flight send (see wait_idle)
-_LABELS = {3: "[图片]", 47: "[表情]", 43: "[视频]", 62: "[小视频]", 34: "[语音]", 6: "[文件]"}
 
 
 class SendResult(msgspec.Struct, kw_only=True):
@@ -231,7 +230,7 @@ class Sender:
             return await wx_send.send_file(session, chat_id, mid, uploaded.name, uploaded.size,
                                            uploaded.ext, local_id)
 
-        label = _LABELS.get(code, "[文件]") + f"({uploaded.path or uploaded.api_id})"
+        label = MEDIA_LABELS.get(code, MEDIA_LABELS[6]) + f"({uploaded.path or uploaded.api_id})"
         job = await self._submit(_Job(session.next_client_msg_id(), chat_id, run, label, origin,
                                       uploaded))
         result = self._finish(job)

@@ -5,7 +5,7 @@ the caller logs in again) or by cancellation.  Everything else is survived:
 
 * Ret / retcode 1205 (too frequent) → back off;
 * HTTP errors, timeouts, dropped connections, the garbage status line or body →
-  capped exponential backoff with jitter (:class:`Backoff`), then a webwxsync to
+  capped exponential backoff with jitter (:class:`~.client_retry.Backoff`), then a webwxsync to
   catch up on anything the failed synccheck hid;
 * other non-zero retcodes → back off; more than :data:`MAX_ODD_RETCODES` in a row
   is treated as a dead session (as Mojo::Weixin does);
@@ -41,11 +41,14 @@ from openwx_worker.errors import (
     wechat_error,
 )
 from openwx_worker.files import atomic_write
+from openwx_worker.media import ext_for_mime
 from openwx_worker.models import Message, is_group_id
 from openwx_worker.webwx import contacts as wx_contacts
 from openwx_worker.webwx import media as wx_media
 from openwx_worker.webwx import sync as wx_sync
 from openwx_worker.webwx.payloads import AddMsg, Contact, SyncReply
+
+from .client_retry import Backoff
 
 if TYPE_CHECKING:
     from openwx_worker.client import WeixinClient
@@ -55,47 +58,6 @@ log = logging.getLogger(__name__)
 MAX_ODD_RETCODES = 10
 REFETCH_AFTER = 600.0  # seconds before an unresolved unknown id is looked up again
 IDLE_PACE = 1.0  # seconds between synchecks answered at once with selector 0
-MEDIA_EXT = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/png": "png", "image/bmp": "bmp",
-             "image/gif": "gif", "text/plain": "txt", "text/html": "html",
-             "application/json": "json", "video/mp4": "mp4", "audio/mpeg": "mp3",
-             "audio/mp3": "mp3"}
-
-
-class Backoff:
-    """Capped exponential backoff with jitter: 1, 2, 4 … 60 s, each × [0.5, 1)."""
-
-    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None):
-        self.base, self.cap = base, cap
-        self.failures = 0
-        self._rng = rng or random.Random()
-
-    def next_delay(self) -> float:
-        self.failures += 1
-        nominal = min(self.cap, self.base * 2 ** min(self.failures - 1, 20))
-        return nominal * (0.5 + self._rng.random() / 2)
-
-    async def sleep(self) -> float:
-        delay = self.next_delay()
-        await trio.sleep(delay)
-        return delay
-
-    def reset(self) -> None:
-        self.failures = 0
-
-
-async def retrying(what: str, fn, *args, tries: int | None = None):
-    """``await fn(*args)`` until it gets an answer: transport errors back off (never spin);
-    after ``tries`` failures (None: never) the last error is raised."""
-    backoff = Backoff()
-    while True:
-        try:
-            return await fn(*args)
-        except TransportError as exc:
-            if tries is not None and backoff.failures + 1 >= tries:
-                raise
-            delay = backoff.next_delay()
-            log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
-            await trio.sleep(delay)
 
 
 async def run_sync(client: WeixinClient) -> None:
@@ -328,7 +290,7 @@ async def _download(client: WeixinClient, msg: AddMsg, message: Message) -> None
         return
     if data[:4] == b"GIF8":
         mime = "image/gif"
-    ext = MEDIA_EXT.get(mime, "dat")
+    ext = ext_for_mime(mime)
     folder = Path(client.config.media_dir or ".")
     if msg.msg_type == 49:
         name = os.path.basename(text.clean(msg.file_name)) or f"file_{msg.msg_id}"

@@ -21,6 +21,8 @@ from typing import Any
 
 from openwx_worker import text
 from openwx_worker.contacts import ContactBook
+from openwx_worker.media import MEDIA_LABELS
+from openwx_worker.media import MEDIA_TYPES as MEDIA_NAMES
 from openwx_worker.models import (
     UNKNOWN_NICKNAME,
     UNSET,
@@ -42,13 +44,8 @@ from openwx_worker.webwx.payloads import AddMsg, Contact, Member
 
 #: MsgType → (media_type, media_code, content label)
 MEDIA_TYPES: dict[int, tuple[str, int, str]] = {
-    3: ("image", 3, "[图片]"),
-    47: ("emoticon", 47, "[表情]"),
-    34: ("voice", 34, "[语音]"),
-    43: ("video", 43, "[视频]"),
-    62: ("microvideo", 62, "[小视频]"),
-}
-FILE_MEDIA = ("file", 6, "[文件]")
+    t: (MEDIA_NAMES[t], t, MEDIA_LABELS[t]) for t in (3, 47, 34, 43, 62)}
+FILE_MEDIA = (MEDIA_NAMES[6], 6, MEDIA_LABELS[6])
 #: MsgTypes that are not user messages (handled elsewhere or ignored).
 NOT_MESSAGES = frozenset({37, 40, 50, 51, 52, 53})
 SELF_REVOKE_TEXT = "你撤回了一条消息"
@@ -218,9 +215,9 @@ def message_from(msg: AddMsg, book: ContactBook, *, emoji_to_text: bool) -> Mess
 def _format_fields(msg: AddMsg, content: str, *, emoji_to_text: bool) -> dict[str, Any] | None:
     """format, content and the per-format extras (reference C.2)."""
     t = msg.msg_type
-    media = media_kind(msg)
-    if media is not None:
-        media_type, code, label = media
+    kind = media_kind(msg)
+    if kind is not None:
+        media_type, code, label = kind
         media_id = f"{msg.media_id}:6" if code == 6 else f"{msg.msg_id}:{code}"
         fields: dict[str, Any] = {"format": "media", "content": label, "media_type": media_type,
                                   "media_code": code, "media_id": media_id}

@@ -24,7 +24,10 @@ import trio
 from openwx_worker.config import WorkerConfig
 from openwx_worker.errors import InvalidArgument
 
+# The media kinds by media code (= the MsgType; 6 is a file attachment): the API's
+# media_type, and the label a report's content starts with (reference C.2).
 MEDIA_TYPES = {3: "image", 47: "emoticon", 43: "video", 62: "microvideo", 34: "voice", 6: "file"}
+MEDIA_LABELS = {3: "[图片]", 47: "[表情]", 43: "[视频]", 62: "[小视频]", 34: "[语音]", 6: "[文件]"}
 _EXT_MIME = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif", "bmp": "image/bmp",
              "png": "image/png", "mp3": "audio/mp3", "mp4": "video/mp4"}
 _MIME_EXT = {"image/jpeg": "jpg", "image/jpg": "jpg", "image/gif": "gif", "image/bmp": "bmp",
@@ -89,6 +92,11 @@ def media_code_for(mime: str) -> int:
 def mime_for_name(name: str) -> str:
     ext = name.rsplit(".", 1)[-1] if "." in name else ""
     return _EXT_MIME.get(ext) or _EXT_MIME.get(ext.lower()) or "application/octet-stream"
+
+
+def ext_for_mime(mime: str, default: str = "dat") -> str:
+    """The usual file extension of a MIME type WeChat serves, else ``default``."""
+    return _MIME_EXT.get(mime, default)
 
 
 def ext_for(name: str, mime: str) -> str:

@@ -277,9 +277,23 @@ async def test_itchat_receives_and_sends_an_image(itchat_session, tmp_path):
     assert got.content == data
 
 
+async def settled(sim) -> None:
+    """Until itchat's receive thread, done with its first webwxsync (the 51 recent-chat list,
+    whose handling fetches contacts), waits again on a held synccheck. Logging out before that
+    makes itchat's own thread crash on the refused webwxbatchgetcontact (an itchat race)."""
+    session = sim.world.live_sessions(sim.accounts[0])[0]
+    with trio.fail_after(STEP):
+        while not (  # noqa: ASYNC110 (polls state in another thread and the server)
+            any(r.path.endswith("/webwxsync") for r in sim.world.requests)
+            and session.changed._event.statistics().tasks_waiting
+        ):
+            await trio.sleep(0.01)
+
+
 async def test_itchat_logs_out(itchat_session):
     sim, core, _ = itchat_session
     alice = sim.accounts[0]
+    await settled(sim)
     await blocking(core.logout)
     assert (await control(sim, "GET", f"/sim/accounts/{alice}"))["logged_in"] is False
     # itchat's receive loop notices on its pending synccheck and runs its exit callback

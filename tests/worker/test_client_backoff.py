@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from openwx_worker.client_sync import Backoff
+from openwx_worker.client_retry import Backoff
 
 
 def test_backoff_grows_is_capped_and_jittered():
