@@ -47,7 +47,7 @@ class SimConfig:
     qr_lifetime: float = 300.0  # a uuid answers 400 after this
     auto_confirm: bool = False
     auto_delay: float = 0.5  # auto-confirm: delay before the scan, then before the confirm
-    echo_sent: bool = True  # a web-sent message also comes back in the account's own sync
+    echo_sent: bool = False  # web-protocol.md 12.2: unknown for the real service; default no echo
     contact_page: int = 500  # webwxgetcontact page size (Seq paging)
     sync_page: int = 100  # AddMsgList items per webwxsync before ContinueFlag
     revoke_window: float = 120.0

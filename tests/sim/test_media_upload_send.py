@@ -124,6 +124,7 @@ async def test_single_chunk_upload_answer(alice):
 
 
 async def test_chunked_upload_then_file_send_and_download(alice, sim):
+    sim.world.config.echo_sent = True
     data = random.randbytes(CHUNK * 2 + 1000)
     answers = await upload(alice, data, "report.bin", "application/octet-stream", "doc")
     assert len(answers) == 3
@@ -164,7 +165,8 @@ async def test_chunked_upload_then_file_send_and_download(alice, sim):
     assert raw.content == data
 
 
-async def test_image_send_echo_and_download(alice):
+async def test_image_send_echo_and_download(alice, sim):
+    sim.world.config.echo_sent = True
     data = jpeg_bytes((300, 200))
     [up] = await upload(alice, data, "a.jpg", "image/jpeg", "pic")
     answer = await send_media(
@@ -186,7 +188,8 @@ async def test_image_send_echo_and_download(alice):
     assert record["media"]["file_name"] == "a.jpg" and record["media"]["mime"] == "image/jpeg"
 
 
-async def test_video_send(alice):
+async def test_video_send(alice, sim):
+    sim.world.config.echo_sent = True
     data = mp4_bytes()
     [up] = await upload(alice, data, "v.mp4", "video/mp4", "video")
     answer = await send_media(
@@ -207,7 +210,8 @@ async def test_video_send(alice):
     assert record["type"] == "video" and record["media"]["md5"] == hashlib.md5(data).hexdigest()
 
 
-async def test_emoticon_by_media_id_and_by_md5(alice):
+async def test_emoticon_by_media_id_and_by_md5(alice, sim):
+    sim.world.config.echo_sent = True
     data = gif_bytes()
     [up] = await upload(alice, data, "s.gif", "image/gif", "doc")
     first = await send_media(

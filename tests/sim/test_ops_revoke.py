@@ -39,6 +39,7 @@ async def logged_in(http, sim, wxid) -> WebClient:
 async def test_revoke_within_the_window_reaches_the_peer(mock_clock):
     mock_clock.autojump_threshold = 0.05
     async with open_sim() as sim, no_timeout_client() as a_http, no_timeout_client() as b_http:
+        sim.world.config.echo_sent = True
         alice = await logged_in(a_http, sim, ALICE)
         bob = await logged_in(b_http, sim, BOB)
         sent = await alice.send_text(alice.names["Bob"], "oops")

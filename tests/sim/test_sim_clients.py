@@ -57,6 +57,7 @@ async def phone(http: httpx.AsyncClient, sim, uuid: str, account: str) -> None:
 async def test_itchat_style_session(sim, wechat):
     """itchat: QR host for jslogin, tip=1 on every poll, no redirects on the exchange,
     pass_ticket as DeviceID, single-encoded pass_ticket, GET logout."""
+    sim.world.config.echo_sent = True
     r = await wechat.get(
         "https://login.weixin.qq.com/jslogin", params={"appid": "wx782c26e4c19acffb", "fun": "new"}
     )

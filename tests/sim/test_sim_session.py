@@ -166,6 +166,7 @@ async def test_continue_flag_when_more_than_a_page():
 
 
 async def test_send_text_is_recorded_echoed_and_idempotent(alice, sim):
+    sim.world.config.echo_sent = True
     contacts = names_by_nick(await alice.all_contacts())
     answer = await alice.send_text(
         contacts["Carol"], "hello <carol>", client_msg_id="17000000000001234"
@@ -260,3 +261,14 @@ async def test_getcontact_and_logout_by_get_or_post(alice, http, sim):
     )  # itchat: GET type 1
     assert r.status_code in (301, 302)
     assert await alice.synccheck() == ("1101", "0")
+
+
+async def test_web_sent_text_is_not_echoed_by_default(alice, sim):
+    """web-protocol.md 12.2: whether the service echoes a web-sent message to the same
+    session is not established, so by default it does not."""
+    assert sim.world.config.echo_sent is False
+    contacts = names_by_nick(await alice.all_contacts())
+    answer = await alice.send_text(contacts["Carol"], "no echo please")
+    assert answer["BaseResponse"]["Ret"] == 0
+    data = await alice.sync()
+    assert data["AddMsgList"] == []
