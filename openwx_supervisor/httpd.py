@@ -129,7 +129,9 @@ class Exchange:
         self._headers: list[tuple[bytes, bytes]] = []
         self._chunked_reply = False
         self._continue_sent = False
-        self._body_given = False  # receive() returned the request body
+        self._body_given = False  # receive() returned the whole request body
+        self._scanner = ChunkedScanner() if head.chunked else None
+        self._left = head.length or 0  # body bytes still to read (Content-Length)
 
     # -- the request body, as it is on the wire (relay.py forwards it unchanged) --
 
@@ -140,36 +142,46 @@ class Exchange:
         length = self.head.length
         return length is not None and len(self.conn.buffer) >= length
 
-    async def raw_body(self) -> AsyncIterator[bytes]:
-        """The body bytes as framed on the wire; what follows stays in the buffer."""
+    async def body_chunk(self) -> bytes:
+        """The next piece of the body as framed on the wire (b"" once it is all read);
+        what follows it stays in the buffer."""
         if not self.body_pending:
-            return
+            return b""
         conn = self.conn
-        scanner = ChunkedScanner() if self.head.chunked else None
-        left = self.head.length or 0
-        while True:
-            if not conn.buffer:
-                if self.head.expect_continue and not self._continue_sent:
-                    self._continue_sent = True
-                    await conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
-                conn.buffer = await conn.receive()
-            data = conn.buffer
-            take = scanner.feed(data) if scanner is not None else min(left, len(data))
+        if not conn.buffer:
+            if self.head.expect_continue and not self._continue_sent:
+                self._continue_sent = True
+                await conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+            conn.buffer = await conn.receive()
+        data = conn.buffer
+        if self._scanner is not None:
+            take = self._scanner.feed(data)
+            done = self._scanner.done
+        else:
+            take = min(self._left, len(data))
+            self._left -= take
+            done = self._left == 0
+        if done:
+            self.body_pending = False
+        if take < len(data):
             conn.buffer = data[take:]
-            left -= take
-            done = scanner.done if scanner is not None else left == 0
-            if done:
-                self.body_pending = False
-            if take:
-                yield data[:take] if take < len(data) else data
-            if done:
-                return
+            return data[:take]
+        conn.buffer = b""
+        return data
+
+    async def raw_body(self) -> AsyncIterator[bytes]:
+        while self.body_pending:
+            yield await self.body_chunk()
 
     async def discard_body(self) -> None:
-        """Skip an unread request body (an early reply); close if it is large."""
+        """Skip an unread request body (after an early reply); close if it is large, or
+        if the caller still waits for the 100 Continue it asked for."""
+        if self.head.expect_continue and not self._continue_sent and not self.conn.buffer:
+            self.conn.closing = True
+            return
         size = 0
-        async for chunk in self.raw_body():
-            size += len(chunk)
+        while self.body_pending:
+            size += len(await self.body_chunk())
             if size > 1 << 20:
                 self.conn.closing = True
                 return
@@ -180,24 +192,25 @@ class Exchange:
         if self._body_given:  # then only a disconnect can come (ASGI)
             await self.conn.wait_gone()
             return {"type": "http.disconnect"}
-        self._body_given = True
-        if self.body_pending:
-            if self.head.chunked:
-                parts, size = [], 0
-                async for chunk in self.raw_body():
-                    size += len(chunk)
+        if self.head.chunked and self.body_pending:  # small bodies only: decoded whole
+            self._body_given = True
+            parts, size = [], 0
+            try:
+                while self.body_pending:
+                    parts.append(await self.body_chunk())
+                    size += len(parts[-1])
                     if size > _MAX_CHUNKED_BODY:
                         raise BadMessage("chunked body too large")
-                    parts.append(chunk)
-                try:
-                    return {"type": "http.request", "body": decode_chunked(b"".join(parts)),
-                            "more_body": False}
-                except BadMessage:
-                    self.conn.closing = True
-                    raise
-            body = b"".join([chunk async for chunk in self.raw_body()])
+                body = decode_chunked(b"".join(parts))
+            except BadMessage as exc:  # no reply can be framed after it: hang up
+                log.info("bad request body: %s", exc)
+                self.conn.closing = True
+                return {"type": "http.disconnect"}
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.request", "body": b"", "more_body": False}
+        chunk = await self.body_chunk()
+        more = self.body_pending
+        self._body_given = not more
+        return {"type": "http.request", "body": chunk, "more_body": more}
 
     async def send(self, message: dict) -> None:
         kind = message["type"]

@@ -140,22 +140,27 @@ class RelayPool:
         if replayable and exchange.body_pending:
             out += b"".join([chunk async for chunk in exchange.raw_body()])  # no I/O: buffered
         try:
-            await self._attempt(exchange, out, port, retry=True)
+            await self._attempt(exchange, out, port, retry=replayable)
         except _Retry:
             await self._attempt(exchange, out, port, retry=False)
 
     async def _attempt(self, exchange: Exchange, out: bytes, port: int, *, retry: bool) -> None:
+        """One try; ``retry``: the whole request is in ``out``, so it may be sent again."""
         stream, reused = await self._acquire(port)
         keep = False
         try:
             try:
                 await stream.send_all(out)
                 if exchange.body_pending:  # streamed: an upload, as it arrives
-                    async for chunk in exchange.raw_body():
-                        await stream.send_all(chunk)
+                    try:
+                        async for chunk in exchange.raw_body():
+                            await stream.send_all(chunk)
+                    except BadMessage as exc:  # a broken chunked upload: hang up on it
+                        log.info("bad request body: %s", exc)
+                        raise ClientGone from exc
                 data = await self._recv(stream, exchange.conn)
             except (Broken, OSError) as exc:
-                if reused and retry and not exchange.body_pending:
+                if reused and retry:
                     raise _Retry from exc
                 raise UpstreamFailed(502, f"client connection failed: {type(exc).__name__}"
                                      ) from exc

@@ -315,8 +315,12 @@ async def load(client: WeixinClient, *, keep_keys: bool = False) -> None:
     except ClientError as exc:
         log.warning("statusnotify failed: %s", exc)
 
-    def pages(n: int) -> None:
-        if n and n % 1000 < 50:
+    logged = 0  # thousands of contacts already announced
+
+    def pages(n: int) -> None:  # one line per 1,000 contacts, whatever the page size
+        nonlocal logged
+        if n // 1000 > logged:
+            logged = n // 1000
             log.info("loading contacts: %d so far", n)
 
     listed = await retrying("webwxgetcontact", wx_contacts.get_all_contacts, session,

@@ -90,6 +90,12 @@ async def wait_running(tmp: str, proc: trio.Process, limit: float = 60.0) -> Non
             await trio.sleep(0.05)
 
 
+def cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (Linux /proc), to show the worker's own cost."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def quantiles(ms: list[float]) -> tuple[float, float]:
     q = statistics.quantiles(ms, n=100, method="inclusive")
     return q[49], q[98]
@@ -166,13 +172,18 @@ async def run(args) -> None:
                    "--tmpdir", f"{tmp}/tmp", "--data-dir", f"{tmp}/data",
                    "--wechat-base", sim.base_url, "--no-qrcode-terminal",
                    "--log-level", "warn", "--post-api", webhook.url]
+            if args.profile:  # pyinstrument: `pip install pyinstrument`, not a dependency
+                cmd = [sys.executable, "-m", "pyinstrument", "-i", "0.0002", "-r", "pyisession",
+                       "-o", args.profile, *cmd]
             proc = await trio.lowlevel.open_process(
                 cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 await wait_running(tmp, proc)
                 await trio.sleep(1)  # first syncs (status-notify list, contacts) settle
                 load = os.getloadavg()[0]
+                cpu = cpu_seconds(proc.pid)
                 result = await measure(sim, account, friend, hook, args)
+                result["worker_cpu"] = cpu_seconds(proc.pid) - cpu
             finally:
                 proc.terminate()
                 with trio.move_on_after(10):
@@ -191,6 +202,9 @@ def report(r: dict, load: float, args) -> None:
     p50, p99 = quantiles(r["direct"])
     print(f"worker.inbound_to_webhook_p50_ms: {p50:.2f} ms (target <= 5 ms)")
     print(f"worker.inbound_to_webhook_p99_ms: {p99:.2f} ms (target <= 25 ms)")
+    count = args.warmup + args.rounds
+    print(f"worker.cpu_per_message_ms: {r['worker_cpu'] * 1000 / (2 * count):.2f} ms "
+          "(user+system of the worker process / messages, both variants)")
     if r["stages"]:
         s = [sorted(x) for x in zip(*r["stages"], strict=True)]
         names = ("message_to_synccheck_answered", "synccheck_to_webwxsync_answered",
@@ -211,6 +225,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=400)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--gap", type=float, default=0.02)
+    parser.add_argument("--profile", metavar="FILE.pyisession",
+                        help="run the worker under pyinstrument (installed separately); "
+                             "then `pyinstrument --load FILE.pyisession`")
     trio.run(run, parser.parse_args())
 
 

@@ -7,7 +7,8 @@ Runs the real programs: ``wechat-sim serve`` (auto-confirm) in one process,
 ``openwx-worker`` per account. Prints ``figure: value (target ...)`` lines:
 
 * proxy overhead: median latency of get_user_info through the supervisor divided by
-  the median latency straight to the worker (target <= 1.5);
+  the median latency straight to the worker, in alternating blocks (target <= 1.5);
+  and the supervisor's CPU time per proxied request (load-proof);
 * supervisor RSS with N workers running (target <= 40 MB; workers not counted);
 * time for M accounts to reach ``running`` (QR login on the simulator included),
   from the supervisor's start (target <= 30 s on 2 cores).
@@ -102,23 +103,30 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def median_latency(http: httpx.Client, url: str, n: int) -> float:
+def median_latencies(http: httpx.Client, urls: list[str], n: int, block: int = 50) -> list[float]:
+    """Median latency of each URL over n requests, measured in alternating blocks of
+    ``block``: a load drift on the shared machine then hits every URL alike, while
+    each request still follows one to the same URL (request by request interleaving
+    would bill the supervisor's after-reply work to the direct requests)."""
     for _ in range(20):  # warm up connections
-        http.get(url)
-    samples = []
-    for _ in range(n):
-        t = time.perf_counter()
-        r = http.get(url)
-        samples.append(time.perf_counter() - t)
-        r.raise_for_status()
-    return statistics.median(samples)
+        for url in urls:
+            http.get(url)
+    samples: list[list[float]] = [[] for _ in urls]
+    for start in range(0, n, block):
+        for url, bucket in zip(urls, samples, strict=True):
+            for _ in range(min(block, n - start)):
+                t = time.perf_counter()
+                r = http.get(url)
+                bucket.append(time.perf_counter() - t)
+                r.raise_for_status()
+    return [statistics.median(bucket) for bucket in samples]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=20, help="accounts for RSS and proxy figures")
     parser.add_argument("--accounts", type=int, default=50, help="accounts for the start-up figure")
-    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sup-") as tmp, httpx.Client(
             timeout=60, trust_env=False) as http:
@@ -129,11 +137,10 @@ def main() -> None:
                 proc, url):
             entries = wait_all_running(http, url, args.workers)
             first = sorted(entries, key=lambda e: e["client"])[0]
-            direct = median_latency(
-                http, f"http://127.0.0.1:{first['port']}/openwx/get_user_info", args.requests)
             cpu0 = cpu_seconds(proc.pid)
-            proxied = median_latency(
-                http, f"{url}/openwx/get_user_info?client={first['client']}", args.requests)
+            direct, proxied = median_latencies(http, [
+                f"http://127.0.0.1:{first['port']}/openwx/get_user_info",
+                f"{url}/openwx/get_user_info?client={first['client']}"], args.requests)
             cpu_per_request = (cpu_seconds(proc.pid) - cpu0) / (args.requests + 20)
             print(f"proxy latency direct: {direct * 1000:.2f} ms (median of {args.requests})")
             print(f"proxy latency through supervisor: {proxied * 1000:.2f} ms")

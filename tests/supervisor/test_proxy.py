@@ -271,3 +271,60 @@ async def test_a_worker_silent_past_the_read_timeout_is_a_504(slow_clock):
         assert r.status_code == 504 and "in time" in relay.failures[0].status
         assert trio.current_time() >= 100
         nursery.cancel_scope.cancel()
+
+
+async def test_an_idle_caller_connection_is_closed_after_the_keep_alive_timeout(slow_clock):
+    async with trio.open_nursery() as nursery:
+        url = (await nursery.start(partial(httpd.serve, keep_alive_timeout=75), Relay(),
+                                   "127.0.0.1:0"))[0]
+        host, port = url.removeprefix("http://").split(":")
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            await trio.sleep(74)
+            with pytest.raises(trio.TooSlowError):  # still open
+                with trio.fail_after(0.5):
+                    await stream.receive_some(10)
+            with trio.fail_after(5):
+                assert await stream.receive_some(10) == b""  # closed at 75 s
+        assert 75 <= trio.current_time() < 80
+        nursery.cancel_scope.cancel()
+
+
+async def _counting_app(scope, receive, send):
+    """Reads the body through ASGI receive (as the controller endpoints do); replies its size,
+    or replies at once without reading it for /early."""
+    size, more, messages = 0, scope["raw_path"] != b"/early", 0
+    while more:
+        message = await receive()
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+        messages += 1
+    body = f"{size} {messages}".encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def test_controller_bodies_arrive_through_receive_in_pieces_and_unread_ones_are_skipped():
+    async with trio.open_nursery() as nursery:
+        url = (await nursery.start(httpd.serve, _counting_app, "127.0.0.1:0"))[0]
+        async with httpx.AsyncClient(trust_env=False) as http:
+            r = await http.post(f"{url}/x", content=b"b" * 3_000_000)
+            size, messages = map(int, r.text.split())
+            assert size == 3_000_000 and messages > 1  # streamed, not buffered whole
+
+            async def chunks():
+                yield b"ab"
+                yield b"cd"
+
+            r = await http.post(f"{url}/x", content=chunks())
+            assert r.text == "4 1"  # a chunked body is decoded
+            r = await http.post(f"{url}/early", content=b"z" * 5000)
+            assert r.text == "0 0"
+            r = await http.get(f"{url}/x")  # the skipped body did not spoil the connection
+            assert r.text == "0 1" and r.headers["content-length"] == "3"
+        # an early reply to a caller waiting for 100 Continue: the connection is closed
+        got = await _raw_exchange(url, b"POST /early HTTP/1.1\r\nContent-Length: 9\r\n"
+                                  b"Expect: 100-continue\r\n\r\n", b"never")
+        assert got.startswith(b"HTTP/1.1 200 OK") and b"connection: close" not in got
+        assert b"100 Continue" not in got
+        nursery.cancel_scope.cancel()

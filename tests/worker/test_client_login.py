@@ -300,3 +300,23 @@ async def test_push_login_not_confirmed_falls_back_to_qr(tmp_path, clock):
                                ("updating", "loading"), ("loading", "confirming"),  # push
                                ("confirming", "scaning"), ("scaning", "confirming"),  # QR
                                ("confirming", "updating"), ("updating", "running")]
+
+
+async def test_qr_expiry_count_restarts_for_each_login(tmp_path, clock):
+    """Reference H.10: Mojo::Weixin counted expirations over the process lifetime, so a
+    worker that had needed a few QR codes once gave up at a later re-login."""
+    async with open_sim() as sim, running_client(sim, tmp_path, wait=False,
+                                                 qrcode_count_max=2) as h:
+        for round_ in range(2):
+            start = h.events.last_event_id
+            first = await wait_item(h, is_event("input_qrcode"), after=start)
+            await wait_item(h, is_event("input_qrcode"), after=first.event_id)  # 1 expired
+            await scan_and_confirm(sim, ALICE)
+            with trio.fail_after(600):
+                await h.client.wait_running()
+            if round_ == 0:  # the phone ends the session; push is not confirmed: QR again
+                await sim_post(sim, f"/sim/accounts/{ALICE}/logout", {"retcode": 1101})
+                await wait_item(h, lambda i: getattr(i, "event", None) == "state_change"
+                                and i.params[1] == "loading", after=start)
+        assert [e.params for e in _events(h, "login")] == [[1], [1]]
+        assert h.client.state is ClientState.running

@@ -320,3 +320,16 @@ async def test_member_rename_is_a_member_property_change(tmp_path, clock):
         ev = await wait_item(h, is_event("group_member_property_change"), after=start)
         member, prop, old, new = ev.params
         assert (old, new) == ("Erin", "Erin 二") and prop in ("name", "markname")
+
+
+async def test_failed_media_download_still_reports_the_message(tmp_path, clock):
+    """Reference H.7: Mojo::Weixin dropped a message whose media it could not fetch."""
+    async with open_sim(auto_confirm=True) as sim, running_client(sim, tmp_path) as h:
+        await sim_post(sim, "/sim/faults", {"endpoint": "webwxgetmsgimg", "kind": "http_500",
+                                            "count": 1})
+        start = h.events.last_event_id
+        await sim_post(sim, f"/sim/accounts/{ALICE}/messages",
+                       {"from": CAROL, "type": "image", "data_b64": base64.b64encode(JPEG).decode()})
+        msg = await wait_item(h, _message("media"), after=start)
+        assert msg.media_type == "image" and msg.content == "[图片]"
+        assert msg.media_path is msgspec.UNSET and msg.sender == "Carol"
