@@ -2,12 +2,18 @@
 
 Why not hypercorn, the project's server everywhere else: the supervisor's port is
 a proxy, and the proxy hot path must stay cheap (issue 7: proxied / direct latency
-of get_user_info <= 1.5). Measured on the project's 2-core machine
-(``scripts/bench_supervisor.py``, 3 runs each): hypercorn + httpcore relaying
-through ASGI messages cost ~0.9 ms of supervisor CPU per request and a ratio of
-2.3-2.9; this server relaying bytes costs ~0.25 ms and gives 1.2-1.5 (figures in
-``systemd/README.md``). So this module and ``relay.py`` are the one measured
-exception to "hypercorn for servers, httpx/httpcore for clients".
+of get_user_info <= 1.5, about 0.3 ms of overhead in all). Measured on the
+project's shared 2-core machine with ``scripts/bench_supervisor.py``: hypercorn +
+httpcore relaying ASGI messages cost 0.87-1.00 ms of supervisor CPU per request
+and gave ratios of 2.35-2.91; hypercorn alone, answering a fixed reply, already
+costs 0.35 ms of CPU per request and an httpcore client 0.19 ms, so no tuning of
+that path could reach the target. This server relaying bytes (``relay.py``) costs
+0.17-0.23 ms and gives 1.25-1.63 (median 1.40 over 7 runs; the runs above 1.5 are
+those where the direct call was fastest, 0.45 ms); a bare byte relay with no
+parsing at all measured 1.14-1.30 on the same harness. Figures and method in
+``systemd/README.md``. So this module, ``relay.py``, ``wire.py`` and ``rawio.py``
+are the one measured exception to "hypercorn for servers, httpx/httpcore for
+clients"; the health probes still use httpcore.
 
 What it does: reads each request head itself (``wire.py``), then calls the
 unchanged ASGI app (``api.ControllerApp``) with a scope, ``receive`` and
@@ -311,6 +317,8 @@ async def _serve_connection(app: App, stream: Stream, peer: Any, keep_alive_time
                 pass
     except ClientGone:
         pass
+    except Exception:  # a bug: log it, drop this connection, keep serving the others
+        log.exception("connection from %s failed", client)
     finally:
         stream.close()
 

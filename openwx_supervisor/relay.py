@@ -191,8 +191,9 @@ class RelayPool:
             except BadMessage as exc:
                 raise UpstreamFailed(502, f"client connection failed: {exc}") from None
             data = data[end + 4:]
-            if reply.status >= 200 or reply.status == 101:
-                break  # (1xx interim replies are ours to skip: we never forward Expect)
+            if reply.status >= 200:
+                break  # (1xx interim replies are ours to skip: we never forward Expect or
+                #        Upgrade, so a worker has no reason to send one)
         if reply.close and reply.length is None and not reply.chunked:
             conn.closing = True  # the body ends with the connection: so must the caller's
         lines = [reply.start, *without_hop_headers(reply.headers)]

@@ -1,6 +1,7 @@
 """Benchmark (issue 6): inbound WeChat message -> the user's webhook has it, end to end.
 
     .venv/bin/python scripts/bench_e2e.py [--rounds 400] [--warmup 30] [--gap 0.02]
+        [--profile FILE.pyisession]   # the worker under pyinstrument (pip install it first)
 
 What a user sees: the time from a message existing at the WeChat service to the webhook
 having the complete POST. Set-up:
@@ -19,14 +20,17 @@ through the control API alternate, so both variants see the same machine load.
 
 Figures: ``worker.inbound_to_webhook_p50_ms`` / ``_p99_ms`` (targets <= 5 / <= 25 ms,
 issue 6), then the same through the control API (t0 before the HTTP call, so it includes
-that call), for comparison with earlier ad-hoc measurements, and a breakdown of the
-direct path from the simulator's request log (both clocks are this process's trio clock):
-message -> synccheck answered -> webwxsync answered -> webhook.
+that call), for comparison with earlier ad-hoc measurements; the worker's CPU time per
+message (/proc); and the medians of a breakdown of the direct path, from the simulator's
+request log and a stamp of webwxsync's arrival (all on this process's trio clock):
+message -> synccheck answered (sim) -> webwxsync request at the service (worker) ->
+webwxsync answered (sim) -> webhook has the POST (worker: convert, publish, delivery).
 
-Caveat: the simulator, the webhook and the measuring code share this process's event
-loop and one of the machine's cores, as the real service and the user's webhook do not;
-the figures include the simulator's own synccheck/webwxsync work (a fraction of a ms each,
-see the breakdown).
+Caveats: the simulator, the webhook and the measuring code share this process's event
+loop, as the real service and the user's webhook do not, and the figures include the
+simulator's own work (see the breakdown); against the real service the two internet
+round trips (synccheck answer, webwxsync) come on top. The machine's load shows in the
+figures: the 1-minute load average is printed with them.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from pathlib import Path
 import httpx
 import trio
 
+import wechat_sim.server
 from wechat_sim import worldgen
 from wechat_sim.testing import open_sim
 
@@ -74,6 +79,22 @@ class Arrivals:
             while text not in self.at:
                 await self.changed.wait()
         return self.at.get(text)
+
+
+class StampWebwxsync:
+    """ASGI wrapper around the simulator's app: stamps when each webwxsync request reaches
+    the service (headers parsed by hypercorn), to split the worker's part from the
+    simulator's in the breakdown. Installed by wrapping `wechat_sim.server.create_app`
+    for the duration of the run (the simulator has no hook for it)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.arrived: list[float] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].endswith("/webwxsync"):
+            self.arrived.append(trio.current_time())
+        await self.app(scope, receive, send)
 
 
 async def wait_running(tmp: str, proc: trio.Process, limit: float = 60.0) -> None:
@@ -123,18 +144,21 @@ async def inject_control(http: httpx.AsyncClient, account: str, friend: str,
     return t0, returned
 
 
-def stages_of(sim, t0: float, t1: float) -> tuple[float, float, float] | None:
-    """(message -> synccheck answered, -> webwxsync answered, -> webhook), ms, from the
-    simulator's request log (stamped when each handler has its answer)."""
+def stages_of(sim, stamp: StampWebwxsync, t0: float, t1: float) -> tuple | None:
+    """(message -> synccheck answered, -> webwxsync request at the service, -> webwxsync
+    answered, -> webhook), ms, from the simulator's request log (stamped when each
+    handler has its answer) and StampWebwxsync."""
     seen = list(sim.world.requests)[-20:]
     check = first_after([r.time for r in seen if r.path.endswith("synccheck")], t0)
+    asked = first_after(stamp.arrived[-20:], t0)
     sync = first_after([r.time for r in seen if r.path.endswith("webwxsync")], t0)
-    if check is None or sync is None or not check <= sync <= t1:
+    if check is None or asked is None or sync is None or not check <= asked <= sync <= t1:
         return None
-    return (check - t0) * 1000, (sync - check) * 1000, (t1 - sync) * 1000
+    return tuple((b - a) * 1000 for a, b in ((t0, check), (check, asked), (asked, sync), (sync, t1)))
 
 
-async def measure(sim, account: str, friend: str, hook: Arrivals, args) -> dict:
+async def measure(sim, stamp: StampWebwxsync, account: str, friend: str, hook: Arrivals,
+                  args) -> dict:
     """Direct and control-API messages alternately (so both see the same machine load),
     one at a time, GAP s apart; the first WARMUP of each are not counted."""
     out: dict = {"direct": [], "control": [], "call": [], "stages": [], "lost": 0}
@@ -153,7 +177,7 @@ async def measure(sim, account: str, friend: str, hook: Arrivals, args) -> dict:
                     out[kind].append((t1 - t0) * 1000)
                     if kind == "control":
                         out["call"].append((returned - t0) * 1000)
-                    elif (stage := stages_of(sim, t0, t1)) is not None:
+                    elif (stage := stages_of(sim, stamp, t0, t1)) is not None:
                         out["stages"].append(stage)
                 await trio.sleep(args.gap)
     return out
@@ -162,36 +186,54 @@ async def measure(sim, account: str, friend: str, hook: Arrivals, args) -> dict:
 async def run(args) -> None:
     world = worldgen.generate(friends=50, groups=5, members=10, seed=1, accounts=1)
     world.config.auto_delay = 0.05
-    hook = Arrivals()
-    async with open_sim(world, auto_confirm=True) as sim, open_webhook() as webhook:
-        webhook.answer = hook
-        account = sim.accounts[0]
-        friend = next(w for w in sim.world.account(account).friends if w.startswith("wxid_"))
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [str(BIN / "openwx-worker"), "run", "--account", "bench", "--port", "0",
-                   "--tmpdir", f"{tmp}/tmp", "--data-dir", f"{tmp}/data",
-                   "--wechat-base", sim.base_url, "--no-qrcode-terminal",
-                   "--log-level", "warn", "--post-api", webhook.url]
-            if args.profile:  # pyinstrument: `pip install pyinstrument`, not a dependency
-                cmd = [sys.executable, "-m", "pyinstrument", "-i", "0.0002", "-r", "pyisession",
-                       "-o", args.profile, *cmd]
-            proc = await trio.lowlevel.open_process(
-                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                await wait_running(tmp, proc)
-                await trio.sleep(1)  # first syncs (status-notify list, contacts) settle
-                load = os.getloadavg()[0]
-                cpu = cpu_seconds(proc.pid)
-                result = await measure(sim, account, friend, hook, args)
-                result["worker_cpu"] = cpu_seconds(proc.pid) - cpu
-            finally:
-                proc.terminate()
-                with trio.move_on_after(10):
-                    await proc.wait()
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
+    stamps: list[StampWebwxsync] = []
+    create_app = wechat_sim.server.create_app
+
+    def stamped_app(w):
+        stamps.append(StampWebwxsync(create_app(w)))
+        return stamps[-1]
+
+    wechat_sim.server.create_app = stamped_app
+    try:
+        async with open_sim(world, auto_confirm=True) as sim, open_webhook() as webhook:
+            hook = Arrivals()
+            webhook.answer = hook
+            result, load = await with_worker(sim, stamps[0], webhook.url, hook, args)
+    finally:
+        wechat_sim.server.create_app = create_app
     report(result, load, args)
+
+
+async def with_worker(sim, stamp: StampWebwxsync, post_api: str, hook: Arrivals, args):
+    """Start a real worker on `sim`, wait until it runs, measure, stop it.
+    Returns (the measurements, the 1-minute load average at the start)."""
+    account = sim.accounts[0]
+    friend = next(w for w in sim.world.account(account).friends if w.startswith("wxid_"))
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [str(BIN / "openwx-worker"), "run", "--account", "bench", "--port", "0",
+               "--tmpdir", f"{tmp}/tmp", "--data-dir", f"{tmp}/data",
+               "--wechat-base", sim.base_url, "--no-qrcode-terminal",
+               "--log-level", "warn", "--post-api", post_api]
+        if args.profile:  # pyinstrument: `pip install pyinstrument`, not a dependency
+            cmd = [sys.executable, "-m", "pyinstrument", "-i", "0.0002", "-r", "pyisession",
+                   "-o", args.profile, *cmd]
+        proc = await trio.lowlevel.open_process(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            await wait_running(tmp, proc)
+            await trio.sleep(1)  # first syncs (status-notify list, contacts) settle
+            load = os.getloadavg()[0]
+            cpu = cpu_seconds(proc.pid)
+            result = await measure(sim, stamp, account, friend, hook, args)
+            result["worker_cpu"] = cpu_seconds(proc.pid) - cpu
+        finally:
+            proc.terminate()
+            with trio.move_on_after(10):
+                await proc.wait()
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    return result, load
 
 
 def report(r: dict, load: float, args) -> None:
@@ -207,8 +249,8 @@ def report(r: dict, load: float, args) -> None:
           "(user+system of the worker process / messages, both variants)")
     if r["stages"]:
         s = [sorted(x) for x in zip(*r["stages"], strict=True)]
-        names = ("message_to_synccheck_answered", "synccheck_to_webwxsync_answered",
-                 "webwxsync_answered_to_webhook")
+        names = ("message_to_synccheck_answered", "synccheck_answered_to_webwxsync_arrived",
+                 "webwxsync_arrived_to_answered", "webwxsync_answered_to_webhook")
         for name, xs in zip(names, s, strict=True):
             print(f"breakdown.{name}_p50_ms: {statistics.median(xs):.2f} ms "
                   f"(of {len(xs)} messages)")
