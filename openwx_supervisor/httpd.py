@@ -8,9 +8,9 @@ httpcore relaying ASGI messages cost 0.87-1.00 ms of supervisor CPU per request
 and gave ratios of 2.35-2.91; hypercorn alone, answering a fixed reply, already
 costs 0.35 ms of CPU per request and an httpcore client 0.19 ms, so no tuning of
 that path could reach the target. This server relaying bytes (``relay.py``) costs
-0.17-0.23 ms and gives 1.25-1.63 (median 1.40 over 7 runs; the runs above 1.5 are
-those where the direct call was fastest, 0.45 ms); a bare byte relay with no
-parsing at all measured 1.14-1.30 on the same harness. Figures and method in
+0.17-0.23 ms and gives 1.25-1.63 (median 1.37 over 13 runs, 11 within the target;
+the two above came when the direct call was fastest, 0.45 ms); a bare byte relay with no
+parsing at all measured 1.12-1.30 on the same setup. Figures and method in
 ``systemd/README.md``. So this module, ``relay.py``, ``wire.py`` and ``rawio.py``
 are the one measured exception to "hypercorn for servers, httpx/httpcore for
 clients"; the health probes still use httpcore.

@@ -5,6 +5,8 @@ reads heads itself and otherwise only needs to know where each message ends so
 that a keep-alive connection can carry the next one: ``Content-Length`` bytes, a
 chunked body (:class:`ChunkedScanner`, which finds the end without copying), or
 "until the connection closes". Pure functions, no I/O: tested on their own.
+Not h11 (which hypercorn uses): its state machines cost ~65 us per proxied
+request (request and reply), this ~8 us, against ~300 us of total budget.
 """
 
 from __future__ import annotations

@@ -7,9 +7,14 @@ concurrency; on loopback that doubles the wake-ups of both processes and capped
 delivery below the 2,000 events/s target (scripts/bench_delivery.py prints both). This
 transport plugs into httpx at its documented extension point (`AsyncBaseTransport`,
 one method) and does only what post_api needs: HTTP/1.1 (h11, the parser under
-httpcore) over trio TCP, the whole request in one send, one idle connection kept per
+httpcore) over trio TCP, the whole request in one send, a few idle connections kept per
 host:port. Everything else (https, and any URL when a proxy is configured in the
 environment) goes to httpx's own transport.
+
+The WeChat client uses it too when ``--wechat-base`` is a plain http:// URL (the
+simulator): `send_to` sends a request exactly as built (its https://<wechat host> URL
+gives the target and the Host header) to the base's address, so the requests of the
+sync loop are not rebuilt and cost one write each (webwx/hosts.py).
 
 Errors are httpx's (ConnectError, ConnectTimeout, WriteError, ReadTimeout,
 RemoteProtocolError ...) so callers cannot tell the difference. Timeouts come from the
@@ -26,6 +31,9 @@ import httpx
 import trio
 
 _READ_SIZE = 65536
+# Idle connections kept per address: delivery needs one; the WeChat client has a
+# long poll (synccheck) open while other calls (sends, contact look-ups) come and go.
+_MAX_IDLE = 4
 
 
 class _Connection:
@@ -62,30 +70,43 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, fallback: httpx.AsyncBaseTransport | None = None) -> None:
         self._fallback = fallback or httpx.AsyncHTTPTransport()
-        self._idle: dict[tuple[str, int], _Connection] = {}
+        self._idle: dict[tuple[str, int], list[_Connection]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.scheme != "http":
             return await self._fallback.handle_async_request(request)
+        return await self.send_to((request.url.host, request.url.port or 80), request)
+
+    async def send_to(self, address: tuple[str, int], request: httpx.Request) -> httpx.Response:
+        """Send `request` over plain HTTP to `address` (host, port), whatever its URL's
+        scheme and host: the target is the URL's path and query, the headers (Host
+        included) go as built. For a front end that routes by the Host header."""
         timeouts = request.extensions.get("timeout", {})
-        key = (request.url.host, request.url.port or 80)
-        conn = self._idle.pop(key, None)
-        if conn is not None and conn.is_stale():
-            await conn.aclose()
-            conn = None
+        conn = await self._idle_connection(address)
         if conn is None:
-            conn = await self._connect(request, key, timeouts)
+            conn = await self._connect(request, address, timeouts)
         try:
             response, reusable = await self._round_trip(conn, request, timeouts)
         except BaseException:
             await conn.aclose()
             raise
-        if reusable and key not in self._idle:
+        idle = self._idle.setdefault(address, [])
+        if reusable and len(idle) < _MAX_IDLE:
             conn.h11.start_next_cycle()
-            self._idle[key] = conn
+            idle.append(conn)
         else:
             await conn.aclose()
         return response
+
+    async def _idle_connection(self, address: tuple[str, int]) -> _Connection | None:
+        """The most recently used idle connection to `address` that is still open."""
+        idle = self._idle.get(address)
+        while idle:
+            conn = idle.pop()
+            if not conn.is_stale():
+                return conn
+            await conn.aclose()
+        return None
 
     async def _connect(self, request: httpx.Request, key: tuple[str, int],
                        timeouts: dict) -> _Connection:
@@ -161,7 +182,7 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
             conn.h11.receive_data(chunk)  # b"" tells h11 the server closed the connection
 
     async def aclose(self) -> None:
-        idle, self._idle = list(self._idle.values()), {}
+        idle, self._idle = [c for conns in self._idle.values() for c in conns], {}
         for conn in idle:
             await conn.aclose()
         await self._fallback.aclose()

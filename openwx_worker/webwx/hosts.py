@@ -14,13 +14,17 @@ a base is given, it sends each request to that base instead while keeping the
 original host in the ``Host`` header, so the simulator can serve every role from
 one port and the host logic above stays exercised in tests.  Cookies are matched
 by httpx on the original URL (the transport runs after the cookie jar), so their
-domains behave as they would against the real hosts.
+domains behave as they would against the real hosts.  A plain http:// base (the
+simulator) is served by the one-write transport of :mod:`openwx_worker.post_transport`,
+which sends each request as built to the base's address: nothing is rebuilt per request.
 """
 
 from __future__ import annotations
 
 import httpx
 import msgspec
+
+from openwx_worker.post_transport import PlainHTTPTransport
 
 QR_HOST = "login.weixin.qq.com"
 DEFAULT_MAIN_HOST = "wx.qq.com"
@@ -75,16 +79,26 @@ class WeChatTransport(httpx.AsyncBaseTransport):
     With ``base`` (e.g. ``http://127.0.0.1:8123``) the scheme, host and port of every
     request are replaced by the base's, the path and query are kept, and the
     ``Host`` header keeps naming the WeChat host.  Without it requests go out as
-    built (HTTPS to the real hosts).  The wrapped transport is owned and closed here.
+    built (HTTPS to the real hosts).  The wrapped transport is owned and closed here;
+    by default it is httpx's own, or for a plain http:// base a
+    :class:`~openwx_worker.post_transport.PlainHTTPTransport` that is handed each
+    request unchanged with the base's address (the Host header httpx built from the
+    WeChat URL is already the one to keep).
     """
 
     def __init__(self, base: str | None = None, inner: httpx.AsyncBaseTransport | None = None):
         self._base = httpx.URL(base) if base else None
+        self._address: tuple[str, int] | None = None
+        if inner is None and self._base is not None and self._base.scheme == "http":
+            inner = PlainHTTPTransport()
+            self._address = (self._base.host, self._base.port or 80)
         self._inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._base is None:
             return await self._inner.handle_async_request(request)
+        if self._address is not None:
+            return await self._inner.send_to(self._address, request)  # type: ignore[attr-defined]
         original_host = request.url.netloc.decode("ascii")
         url = request.url.copy_with(
             scheme=self._base.scheme, host=self._base.host, port=self._base.port

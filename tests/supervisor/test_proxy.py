@@ -328,3 +328,24 @@ async def test_controller_bodies_arrive_through_receive_in_pieces_and_unread_one
         assert got.startswith(b"HTTP/1.1 200 OK") and b"connection: close" not in got
         assert b"100 Continue" not in got
         nursery.cancel_scope.cancel()
+
+
+async def test_concurrent_callers_share_the_pool_without_mixing_replies(pair):
+    worker, port, relay = pair
+    results: dict[int, str] = {}
+    async with httpx.AsyncClient(trust_env=False) as http:
+        async def one(i):
+            r = await http.get(f"{relay.url}/{port}/echo?i={i}")
+            results[i] = r.text
+
+        async def avatar():
+            r = await http.get(f"{relay.url}/{port}/avatar")
+            results[-1] = str(len(r.content))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(avatar)
+            for i in range(30):
+                nursery.start_soon(one, i)
+    assert results.pop(-1) == "50000"
+    assert results == {i: f"GET i={i} 0" for i in range(30)}
+    assert len(set(worker.peers)) <= 31  # no more upstream connections than callers
