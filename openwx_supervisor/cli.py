@@ -22,6 +22,7 @@ import trio
 from openwx_worker.config import ConfigError
 
 from .config import SupervisorConfig, load_supervisor_config, split_listen
+from .watcher import pid_alive
 
 log = logging.getLogger("openwx_supervisor")
 
@@ -82,7 +83,7 @@ def start(accounts: str | None, config_file: str | None, sim: bool, log_level: s
 
     from .server import AlreadyRunning, run_supervisor
 
-    set_process_name("openwx-sup")  # ps -o comm, top; the workers are "openwx-worker"
+    set_process_name("openwx-sup")  # ps -o comm, top; the workers name themselves "wx:NAME"
 
     async def _main() -> None:
         if not sim:
@@ -180,6 +181,8 @@ def stop(tmpdir: str | None, config_file: str | None, timeout: float) -> None:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         _fail(f"supervisor pid {pid} is not running (stale {config.pid_path})", 1)
+    except PermissionError:
+        _fail(f"pid {pid} of {config.pid_path} is not ours to stop", 1)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if _gone(pid):
@@ -191,12 +194,8 @@ def stop(tmpdir: str | None, config_file: str | None, timeout: float) -> None:
 
 def _gone(pid: int) -> bool:
     """True once ``pid`` has exited (a zombie waiting for its parent counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):  # (we could signal it a moment ago: not someone else's)
         return True
-    except PermissionError:
-        return False
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")

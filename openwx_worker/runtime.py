@@ -175,8 +175,13 @@ async def _flush(worker: Worker) -> None:
 
 async def run_worker(config: WorkerConfig) -> int:
     """The CLI's entry: run until stopped; SIGTERM/SIGINT stop gracefully. Exit status."""
-    from openwx_worker.parent_watch import parent_fd_from_env, stop_when_parent_gone
+    from openwx_worker.parent_watch import (
+        parent_fd_from_env,
+        set_process_name,
+        stop_when_parent_gone,
+    )
 
+    set_process_name(f"wx:{config.account}")  # ps/top name the account (15 bytes on Linux)
     async with open_worker(config) as worker:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signals, worker)

@@ -88,17 +88,17 @@ class WeChatTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, base: str | None = None, inner: httpx.AsyncBaseTransport | None = None):
         self._base = httpx.URL(base) if base else None
-        self._address: tuple[str, int] | None = None
+        self._plain: PlainHTTPTransport | None = None
         if inner is None and self._base is not None and self._base.scheme == "http":
-            inner = PlainHTTPTransport()
+            inner = self._plain = PlainHTTPTransport()
             self._address = (self._base.host, self._base.port or 80)
         self._inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._plain is not None:
+            return await self._plain.send_to(self._address, request)
         if self._base is None:
             return await self._inner.handle_async_request(request)
-        if self._address is not None:
-            return await self._inner.send_to(self._address, request)  # type: ignore[attr-defined]
         original_host = request.url.netloc.decode("ascii")
         url = request.url.copy_with(
             scheme=self._base.scheme, host=self._base.host, port=self._base.port

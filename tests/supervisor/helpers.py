@@ -1,10 +1,18 @@
-"""Shared pieces of the supervisor tests: a fast configuration and the stand-in worker."""
+"""Shared pieces of the supervisor tests: a fast configuration, the stand-in worker, the CLI."""
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
 
 from openwx_supervisor.config import SupervisorConfig
 from openwx_supervisor.policy import RestartPolicy
@@ -18,6 +26,13 @@ FAST_RESTARTS = RestartPolicy(backoff_initial=0.05, backoff_max=0.4, healthy_res
 def base_port() -> int:
     """Spread concurrent test runs over different port ranges (the allocator skips used ones)."""
     return 20000 + (os.getpid() * 37) % 20000
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a supervisor run as a separate process (its --listen)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def fast_config(tmp_path: Path, *, mode: str | None = "serve", **overrides) -> SupervisorConfig:
@@ -37,3 +52,28 @@ def fast_config(tmp_path: Path, *, mode: str | None = "serve", **overrides) -> S
         values["worker_command"] = (sys.executable, STANDIN, "--mode", mode)
     values.update(overrides)
     return SupervisorConfig(**values)
+
+
+@asynccontextmanager
+async def open_cli(*args: str, stderr: Any = subprocess.DEVNULL) -> AsyncIterator[trio.Process]:
+    """``openwx-supervisor ARGS`` in a process of its own; killed on the way out if still running."""
+    argv = [sys.executable, "-c", "from openwx_supervisor.cli import main; main()", *args]
+    proc = await trio.lowlevel.open_process(argv, stderr=stderr)
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def poll_until(check: Callable[[], Awaitable[object]]) -> None:
+    """Await ``check()`` every 0.1 s until it is true (callers bound it with fail_after);
+    a supervisor not answering yet (connection refused, no client listed) counts as false."""
+    while True:
+        try:
+            if await check():
+                return
+        except (httpx.TransportError, IndexError, KeyError):
+            pass
+        await trio.sleep(0.1)

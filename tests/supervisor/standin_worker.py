@@ -1,7 +1,7 @@
 """A stand-in worker process, for tests of the restart machinery only.
 
 Usage (as the supervisor's hidden ``worker_command``):
-``python standin_worker.py [--mode serve|crash|exit0] run --account A --port P --tmpdir=D ...``
+``python standin_worker.py [--mode serve|crash|crash-while:FILE] run --account A --port P --tmpdir=D ...``
 
 ``serve`` answers get_client_info, writes the state and QR files, and offers two
 test endpoints: ``/openwx/echo`` (method, query, body size) and
@@ -43,6 +43,8 @@ def main():
     mode, opts = parse(sys.argv[1:])
     if mode == "crash":
         sys.exit(1)
+    if mode.startswith("crash-while:") and os.path.exists(mode.split(":", 1)[1]):
+        sys.exit(1)  # crashes for as long as that file exists
     account, port, tmpdir = opts["account"], int(opts["port"]), opts["tmpdir"]
     os.makedirs(tmpdir, exist_ok=True)
     state = {"account": account, "state": "running", "pid": os.getpid(), "port": port,

@@ -7,9 +7,10 @@ as a safety net, never used as assertions.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import sys
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ from wechat_sim.testing import open_sim
 from wechat_sim.world import SimConfig
 from wechat_sim.worldgen import generate
 
-from .helpers import fast_config
+from .helpers import fast_config, free_port, open_cli, poll_until
 
 S = WatcherState
 WORKER_DEFAULTS = {"qrcode_terminal": False, "send_interval": 0.0, "log_level": "warning"}
@@ -83,6 +84,11 @@ async def test_two_accounts_log_in_and_answer_through_the_proxy(tmp_path, sim, h
         entry = await worker_state(http, sup.url, "a")
         assert entry["supervisor_state"] == "running" and entry["port"] == sup.arbiter.watchers["a"].port
         assert entry["account"] == "a" and entry["pid"] == sup.arbiter.watchers["a"].pid
+        # as the original: the worker's own state JSON, every field unchanged, plus port
+        state_file = json.loads(await trio.Path(
+            tmp_path / "tmp" / "mojo_weixin_state_a.json").read_text())
+        assert len(state_file) >= 5
+        assert {k: entry[k] for k in state_file} == state_file
 
 
 async def test_a_killed_worker_comes_back_without_a_new_qr_code(tmp_path, sim, http):
@@ -152,45 +158,38 @@ async def test_clients_come_back_after_a_supervisor_restart(tmp_path, sim, http)
     assert qr_logins(sim) == qr_before
 
 
-async def test_sigterm_stops_everything_and_leaves_no_process(tmp_path, sim, http):
-    """The real CLI in a process of its own: SIGTERM -> exit 0 and no worker left."""
-    listen_port = _free_port()
-    argv = [sys.executable, "-c", "from openwx_supervisor.cli import main; main()", "start",
-            "--accounts", "a,b", "--listen", f"127.0.0.1:{listen_port}",
-            "--backend-start-port", str(fast_config(tmp_path).backend_start_port),
+@asynccontextmanager
+async def cli_with_two_accounts(tmp_path, sim, http, *, port_offset=0):
+    """The real CLI in a process of its own, accounts a and b logged in: (process, worker pids)."""
+    listen_port = free_port()
+    url = f"http://127.0.0.1:{listen_port}"
+    async with open_cli(
+            "start", "--accounts", "a,b", "--listen", f"127.0.0.1:{listen_port}",
+            "--backend-start-port", str(fast_config(tmp_path).backend_start_port + port_offset),
             "--tmpdir", str(tmp_path / "tmp"), "--wechat-base", sim.base_url,
-            "--config", str(_config_file(tmp_path))]
-    proc = await trio.lowlevel.open_process(argv, stderr=open(tmp_path / "sup.log", "wb"))  # noqa: ASYNC230,SIM115
-    try:
-        url = f"http://127.0.0.1:{listen_port}"
+            "--config", str(_config_file(tmp_path)),
+            stderr=open(tmp_path / "sup.log", "wb")) as proc:  # noqa: ASYNC230,SIM115
+        async def logged_in():
+            await until_logged_in(http, url, "a", "b")
+            return True
+
         with trio.fail_after(SAFETY):
-            while True:
-                try:
-                    await until_logged_in(http, url, "a", "b")
-                    break
-                except (httpx.TransportError, IndexError, KeyError):
-                    await trio.sleep(0.1)
+            await poll_until(logged_in)
         entries = (await http.get(f"{url}/openwx/check_client")).json()["client"]
         pids = [e["pid"] for e in entries]
         assert len(pids) == 2 and all(pid_alive(p) for p in pids)
+        yield proc, pids
+
+
+async def test_sigterm_stops_everything_and_leaves_no_process(tmp_path, sim, http):
+    """SIGTERM -> exit 0 and no worker left."""
+    async with cli_with_two_accounts(tmp_path, sim, http) as (proc, pids):
         proc.send_signal(signal.SIGTERM)
         with trio.fail_after(SAFETY):
             code = await proc.wait()
         assert code == 0
         assert not any(pid_alive(p) for p in pids)
         assert not await trio.Path(tmp_path / "tmp" / "mojo_weixin_controller_process.pid").exists()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _config_file(tmp_path):

@@ -50,3 +50,12 @@ def test_a_corrupt_clients_file_is_kept_aside(tmp_path):
     (tmp_path / "clients.json").write_text("{not json")
     assert load_clients(path) == {}
     assert (tmp_path / "clients.json.bad").read_text() == "{not json"
+
+
+def test_a_per_client_log_level_is_honoured(tmp_path):
+    """Regression for reference F.3/H.8: the original forced its own log level on every worker."""
+    config = SupervisorConfig(tmpdir=str(tmp_path), worker={"log_level": "warning"},
+                              worker_command=("w",))
+    argv = worker_argv(config, "bot", {"log_level": "debug"}, 3007)
+    assert [a for a in argv if a.startswith("--log-level")] == ["--log-level=debug"]
+    assert "--log-level=warning" in worker_argv(config, "other", {}, 3008)

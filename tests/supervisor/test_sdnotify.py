@@ -82,3 +82,20 @@ async def test_the_supervisor_says_ready_once_listening_and_stopping_at_the_end(
         async with httpx.AsyncClient(trust_env=False) as http:  # it really listens by now
             assert (await http.get(f"{sup.url}/healthz")).json()["code"] == 0
     assert received(sock) == ["STOPPING=1"]
+
+
+async def test_the_running_supervisor_pings_the_watchdog(notify_socket, tmp_path, monkeypatch):
+    """WATCHDOG_USEC in the supervisor's environment: WATCHDOG=1 keeps coming while it runs."""
+    sock, path = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # a ping every 50 ms
+    monkeypatch.setenv("WATCHDOG_PID", str(os.getpid()))
+    async with open_supervisor(fast_config(tmp_path)):
+        pings: list[str] = []
+        with trio.fail_after(10):
+            while len(pings) < 3:
+                await trio.lowlevel.wait_readable(sock)
+                pings += [m for m in received(sock) if m == "WATCHDOG=1"]
+    assert "STOPPING=1" in received(sock)
+    await trio.sleep(0.2)  # four periods after the end: the pings stopped with it
+    assert received(sock) == []

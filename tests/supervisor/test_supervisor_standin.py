@@ -48,6 +48,8 @@ async def test_accounts_start_and_check_client_reports_them(tmp_path, http):
         assert a["supervisor_state"] == "running" and a["state"] == "running"
         assert a["pid"] == sup.arbiter.watchers["a"].pid and a["restarts"] == 0
         assert entries["a"]["port"] != entries["b"]["port"]
+        for e in entries.values():  # each worker leads a process group of its own
+            assert os.getpgid(e["pid"]) == e["pid"] != os.getpgid(0)
         # settings were explicit flags; no OPENWX_* leaked except the parent pipe
         assert "--account" in a["argv"] and "--port" in a["argv"]
         assert a["scrubbed"] == ["OPENWX_PARENT_FD"] and a["parent_fd"]
@@ -294,3 +296,68 @@ async def test_management_endpoints_accept_form_posts(tmp_path, http):
         r = (await http.post(f"{sup.url}/openwx/stop_client", data={"client": "f"})).json()
         assert r["code"] == 0 and r["supervisor_state"] == "stopped"
         assert sup.arbiter.watchers == {}
+
+
+async def test_a_worker_that_stops_answering_is_killed_and_restarted(tmp_path, http):
+    """A hung worker (SIGSTOP: alive, its port accepts, nothing answers) is replaced.
+
+    It cannot act on SIGTERM while stopped, so this also proves the SIGKILL after
+    graceful_timeout reaches it.
+    """
+    async with open_supervisor(fast_config(tmp_path, accounts=("a",), graceful_timeout=0.3)) as sup:
+        await running(sup, "a")
+        w = sup.arbiter.watchers["a"]
+        hung = w.pid
+        os.kill(hung, signal.SIGSTOP)
+        try:
+            with trio.fail_after(20):
+                await w.wait_state(S.BACKOFF)
+                assert "health probes failed" in w.last_reason
+                await w.wait_state(S.RUNNING)
+        finally:
+            if pid_alive(hung):
+                os.kill(hung, signal.SIGKILL)
+        assert not pid_alive(hung) and w.pid != hung and w.restarts == 1
+        r = await http.get(f"{sup.url}/openwx/echo?client=a")
+        assert r.json()["account"] == "a"
+
+
+async def test_start_client_revives_a_failed_client(tmp_path, http):
+    """Flapping -> failed (no more restarts); once the cause is gone, start_client brings it back."""
+    broken = tmp_path / "broken"
+    broken.write_text("")
+    config = fast_config(tmp_path, mode=f"crash-while:{broken}", accounts=("c",))
+    async with open_supervisor(config) as sup:
+        w = sup.arbiter.watchers["c"]
+        with trio.fail_after(20):
+            await w.wait_state(S.FAILED)
+        restarts = w.restarts
+        await trio.sleep(0.5)  # several check intervals and backoff periods: left alone
+        assert w.state is S.FAILED and w.restarts == restarts and w.pid is None
+        broken.unlink()
+        await trio.sleep(0.5)  # the cause is gone, but nothing restarts it by itself
+        assert w.state is S.FAILED
+        r = (await http.get(f"{sup.url}/openwx/start_client?client=c")).json()
+        assert r["code"] == 0 and r["status"] == "success"
+        await running(sup, "c")
+        entry = (await http.get(f"{sup.url}/openwx/check_client?client=c")).json()["client"][0]
+        assert entry["supervisor_state"] == "running" and entry["pid"] == w.pid
+        assert (await http.get(f"{sup.url}/openwx/echo?client=c")).json()["account"] == "c"
+
+
+async def test_a_port_in_use_is_skipped_when_spawning(tmp_path, http):
+    """Someone else listens on backend_start_port: the worker gets the next free port."""
+    import socket
+
+    from .helpers import base_port
+
+    config = fast_config(tmp_path, backend_start_port=base_port() + 600)  # a range of its own
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past any TIME_WAIT
+        squatter.bind(("127.0.0.1", config.backend_start_port))
+        squatter.listen()
+        async with open_supervisor(config) as sup:
+            r = (await http.get(f"{sup.url}/openwx/start_client?client=a")).json()
+            assert r["code"] == 0 and r["port"] != config.backend_start_port
+            await running(sup, "a")
+            assert (await http.get(f"{sup.url}/openwx/echo?client=a")).json()["account"] == "a"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from openwx_supervisor.config import SupervisorConfig
+
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
 
 
@@ -27,7 +29,9 @@ def test_supervisor_unit_uses_notify_watchdog_and_restart():
     assert service["Restart"] == "on-failure"
     assert "openwx-supervisor start" in service["ExecStart"]
     # long enough for the supervisor's own SIGTERM -> graceful_timeout -> SIGKILL of workers
-    assert int(service["TimeoutStopSec"]) > 10
+    assert int(service["TimeoutStopSec"]) > SupervisorConfig().graceful_timeout
+    # systemd must not kill the workers before the supervisor has stopped them itself
+    assert service["KillMode"] == "mixed" and service["NotifyAccess"] == "main"
 
 
 def test_worker_template_runs_one_account():
