@@ -28,6 +28,8 @@ parse_figures = bench_table.parse_figures
     ("x: 5 ms (target ≤ 4 ms)", ("x", "5 ms", "≤ 4 ms", False)),
     ("supervisor RSS with 50 workers: 37.7 MB", ("supervisor RSS with 50 workers", "37.7 MB", "", None)),
     ("worker.idle_rss_large_mb: 176.0 (for context)", ("worker.idle_rss_large_mb", "176.0", "", None)),
+    ("sim.inject_p99_ms: 3.18 (target none; context, 300 rounds)",
+     ("sim.inject_p99_ms", "3.18", "", None)),
 ])
 def test_one_figure_per_line(line: str, row: tuple) -> None:
     assert parse_figures(line) == [row]
