@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 SEND_TRIES = 5
 QUEUE_SIZE = 1000
 SENT_KEPT = 1000  # recent MsgIDs remembered for revoke
-IDLE_WAIT = 10.0  # longest the sync loop waits for an in-flight send (see wait_idle)
 
 
 class SendResult(msgspec.Struct, kw_only=True):
@@ -87,20 +86,22 @@ class Sender:
         self._send, self._receive = trio.open_memory_channel[_Job](QUEUE_SIZE)
         self._last = -float("inf")
         self.sent: dict[str, str] = {}  # MsgID -> ClientMsgId of recent sends, for revoke
-        self._in_flight = 0
-        self._idle = trio.Event()
-        self._idle.set()
+        self._current: _Job | None = None  # the job whose webwxsendmsg may have arrived
 
-    async def wait_idle(self) -> None:
-        """Wait (bounded) until no send is in flight.
+    async def settle(self, chat_id: str) -> None:
+        """Wait until the send in flight to ``chat_id`` (if any) has published its report.
 
-        The sync loop calls this before handling a message the account itself sent:
-        WeChat may echo a web-sent message in the next sync before the send's own
-        answer is processed, and the send's report (published with the same MsgId)
-        must win, so the echo is recognised as already seen.
+        The sync loop calls this before handling a message the account itself sent to
+        that chat: WeChat may echo a web-sent message in a sync that arrives before the
+        send's answer, and the send's report (published with the echo's MsgID) must come
+        first so the echo is recognised as already seen.  Unbounded on purpose: a job
+        always ends (SEND_TRIES tries, each with its HTTP timeout), and a bounded wait
+        would let a slow answer turn the echo into a second, "outer" report.  Messages
+        to other chats are not held.
         """
-        with trio.move_on_after(IDLE_WAIT):
-            await self._idle.wait()
+        job = self._current
+        if job is not None and job.chat_id == chat_id:
+            await job.done.wait()
 
     # ------------------------------------------------------------ the queue
 
@@ -121,23 +122,20 @@ class Sender:
                 job.done.set()
 
     async def _dispatch(self, job: _Job) -> None:
-        self._in_flight += 1
-        self._idle = trio.Event()
         try:
             await self._dispatch_paced(job)
         finally:
             if not job.abandoned or job.msg_id is not None:
                 self._publish(job)
+            self._current = None
             job.done.set()
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
 
     async def _dispatch_paced(self, job: _Job) -> None:
         interval = self.client.config.send_interval
         wait = self._last + interval - trio.current_time()
         if wait > 0:
             await trio.sleep(wait)
+        self._current = job  # from now on WeChat may echo it (see settle)
         backoff = Backoff()
         try:
             for attempt in range(1, SEND_TRIES + 1):

@@ -161,7 +161,7 @@ async def handle_sync(client: WeixinClient, reply: SyncReply) -> None:
     for msg in reply.add_msg_list:
         msg_id = str(msg.msg_id)
         if msg.from_user_name == book.self_id:
-            await client.sender.wait_idle()  # our own send's report first (no duplicate)
+            await client.sender.settle(msg.to_user_name)  # a web send's report first
         if msg_id and client.events.seen_msg_id(msg_id):
             continue
         try:
