@@ -36,11 +36,7 @@ class LoginVerbs:
         )
         if cookie_uin is not None:
             login.preferred = self.last_login_by_uin.get(cookie_uin)
-        if self.config.auto_confirm:
-            login.auto_at = now + self.config.auto_delay
-        self.logins[login.uuid] = login
-        self.logins_changed.notify()
-        return login
+        return self._register_login(login)
 
     def push_login(self: World, uin: int, *, desktop: bool = False) -> Login:
         """webwxpushloginurl: a uuid already bound to the account, waiting for its confirm."""
@@ -58,8 +54,12 @@ class LoginVerbs:
             account=account.wxid,
             scan_time=self.unix(),
         )
+        return self._register_login(login)
+
+    def _register_login(self: World, login: Login) -> Login:
+        """Make a new login visible (and schedule its auto-confirm when that is on)."""
         if self.config.auto_confirm:
-            login.auto_at = now + self.config.auto_delay
+            login.auto_at = login.created_at + self.config.auto_delay
         self.logins[login.uuid] = login
         self.logins_changed.notify()
         return login
