@@ -86,6 +86,3 @@ class PortAllocator:
     def release(self, owner: str) -> None:
         for port in [p for p, who in self._reserved.items() if who == owner]:
             del self._reserved[port]
-
-    def reserved(self) -> dict[int, str]:
-        return dict(self._reserved)

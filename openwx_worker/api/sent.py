@@ -39,9 +39,6 @@ class SentMessages(_Recent[str]):
     def __init__(self, max_size: int = 10_000) -> None:
         super().__init__(max_size)
 
-    def chat_of(self, msg_id: str) -> str | None:
-        return self.get(msg_id)
-
     def resolve(self, given: str) -> tuple[str, str] | None:
         """``(msg_id, chat_id)`` for a bare msg_id we sent or a ``msgid:chat`` id."""
         chat = self.get(given)
